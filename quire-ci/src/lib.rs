@@ -1,0 +1,10 @@
+//! The quire pipeline runner.
+//!
+//! `quire-ci` compiles a repository's `.quire/ci.fnl` with its own
+//! Fennel compiler, registers the pipeline's jobs, and runs them in
+//! dependency order. Secret values reach jobs through a per-run
+//! registry, and every byte the run records passes through a redactor.
+
+pub mod cli;
+pub mod fennel;
+pub mod secret;
