@@ -200,7 +200,10 @@ impl Quire {
     /// Records a process group (such as a quire-ci left by a crash)
     /// to kill when the test ends.
     pub fn track_group(&self, pgid: i32) {
-        self.groups.lock().unwrap_or_else(|e| e.into_inner()).push(pgid);
+        self.groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(pgid);
     }
 
     /// A command for one of quire's programs with the test's
@@ -212,6 +215,7 @@ impl Quire {
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("QUIRE_LOG", "info,quire_ci::secret=debug")
+            .env("NO_COLOR", "1")
             .env_remove("QUIRE_DATA_DIR")
             .env_remove("QUIRE_CI_BIN")
             .env_remove("QUIRE_CI_TOKEN")

@@ -69,7 +69,11 @@ fn secrets_read_and_redacted(transport: &str) {
     }
     assert_eq!(run.accesses().len(), 2, "{:?}", run.accesses());
 }
-in_both_transports!(secrets_read_and_redacted);
+in_both_transports!(
+    secrets_read_and_redacted,
+    filesystem: #[ignore = "needs the Fennel compiler on main"],
+    api: #[ignore = "needs the Fennel compiler and the api transport on main"]
+);
 
 fn file_and_env_sources(transport: &str) {
     const FROM_FILE: &str = "file-value-0b7d3e11";
@@ -123,7 +127,11 @@ fn file_and_env_sources(transport: &str) {
         "{log}"
     );
 }
-in_both_transports!(file_and_env_sources);
+in_both_transports!(
+    file_and_env_sources,
+    filesystem: #[ignore = "needs the Fennel compiler on main"],
+    api: #[ignore = "needs the Fennel compiler and the api transport on main"]
+);
 
 const UNKNOWN_NAME: &str = r#"(local ci (require :quire.ci))
 
@@ -164,7 +172,11 @@ fn unknown_secret_fails_job(transport: &str) {
         assert_eq!(run.access_count("not-declared", "unknown_secret"), 1);
     }
 }
-in_both_transports!(unknown_secret_fails_job);
+in_both_transports!(
+    unknown_secret_fails_job,
+    filesystem: #[ignore = "needs the Fennel compiler on main"],
+    api: #[ignore = "needs the Fennel compiler and the api transport on main"]
+);
 
 const TOKEN: &str = "tok-leak-test-4f8e2a9c71b3d560";
 const PEM: &str = "-----BEGIN TEST KEY-----\n\
@@ -241,7 +253,10 @@ fn secrets_reach_no_file(transport: &str) {
     assert_eq!(run.state(), "failed", "{:#}", run.json);
     assert_eq!(run.job_outcome("lua-error"), Some("failed"));
     let message = run.job_message("lua-error");
-    assert!(message.contains("cannot deploy with {{ token }}"), "{message}");
+    assert!(
+        message.contains("cannot deploy with {{ token }}"),
+        "{message}"
+    );
     for job in [
         "stderr",
         "outputs",
@@ -255,7 +270,10 @@ fn secrets_reach_no_file(transport: &str) {
     let halves = run.job_log("halves");
     assert!(halves.contains("halves {{ token }}"), "{halves}");
     let stderr = run.job_log("stderr");
-    assert!(stderr.contains("cannot log in with {{ token }}"), "{stderr}");
+    assert!(
+        stderr.contains("cannot log in with {{ token }}"),
+        "{stderr}"
+    );
     let multi = run.job_log("multi-line");
     assert!(multi.contains("key:\n{{ pem }}\nend"), "{multi}");
 
@@ -279,7 +297,10 @@ fn secrets_reach_no_file(transport: &str) {
         "the scan covers job outputs: {files:?}"
     );
     let hits = find_in_files(&quire.data_dir(), &needles);
-    assert!(hits.is_empty(), "secret bytes under the data directory: {hits:#?}");
+    assert!(
+        hits.is_empty(),
+        "secret bytes under the data directory: {hits:#?}"
+    );
     let server_log = quire.server_log();
     for (label, needle) in &needles {
         assert_eq!(
@@ -289,7 +310,11 @@ fn secrets_reach_no_file(transport: &str) {
         );
     }
 }
-in_both_transports!(secrets_reach_no_file);
+in_both_transports!(
+    secrets_reach_no_file,
+    filesystem: #[ignore = "needs the Fennel compiler on main"],
+    api: #[ignore = "needs the Fennel compiler and the api transport on main"]
+);
 
 /// A stand-in for quire-ci that copies the bootstrap file (and its
 /// mode) to `capture`, then runs the real quire-ci with the same
@@ -334,7 +359,10 @@ fn bootstrap_removed_and_empty(transport: &str) {
         .into_iter()
         .filter(|f| f.to_string_lossy().contains("bootstrap"))
         .collect();
-    assert!(leftovers.is_empty(), "bootstrap files remain: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "bootstrap files remain: {leftovers:?}"
+    );
 
     let capture = quire.scratch().join("bootstrap");
     let mode = std::fs::read_to_string(capture.join("mode")).unwrap();
@@ -345,7 +373,10 @@ fn bootstrap_removed_and_empty(transport: &str) {
         .as_object()
         .unwrap_or_else(|| panic!("no secrets map in the bootstrap: {text}"));
     if transport == "api" {
-        assert!(secrets.is_empty(), "api bootstrap holds secrets: {secrets:?}");
+        assert!(
+            secrets.is_empty(),
+            "api bootstrap holds secrets: {secrets:?}"
+        );
         assert!(!text.contains(ALPHA) && !text.contains(BETA));
     } else {
         // The capture works: the filesystem transport's file does hold
@@ -354,4 +385,8 @@ fn bootstrap_removed_and_empty(transport: &str) {
         assert!(text.contains(ALPHA) && text.contains(BETA));
     }
 }
-in_both_transports!(bootstrap_removed_and_empty);
+in_both_transports!(
+    bootstrap_removed_and_empty,
+    filesystem: #[ignore = "needs the Fennel compiler on main"],
+    api: #[ignore = "needs the Fennel compiler and the api transport on main"]
+);

@@ -56,14 +56,15 @@ fn push_and_show(demo: &Demo, data: &DataDir) -> Result<(), String> {
     )?;
     print_job_logs(data, &run.repo, &run.id);
     if run.state == RunState::Complete {
-        Ok(())
-    } else {
-        Err(format!(
-            "the demo run ended {}; its quire-ci log is {}",
-            run.state,
-            data.run_dir(&run.repo, &run.id).runner_log().display()
-        ))
+        return Ok(());
     }
+    let runner_log = data.run_dir(&run.repo, &run.id).runner_log();
+    eprintln!("\nquire-ci's output ({}):", runner_log.display());
+    eprint!(
+        "{}",
+        std::fs::read_to_string(&runner_log).unwrap_or_default()
+    );
+    Err(format!("the demo run ended {}", run.state))
 }
 
 /// Prints the lines jobs wrote with `(log ...)`, which `ci show` does
