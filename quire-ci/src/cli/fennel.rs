@@ -41,7 +41,8 @@ fn run(file: &str, eval: bool) -> Result<String, String> {
             .collect(),
         ..CompileOptions::default()
     };
-    let compiled = fennel::compile(&source, &opts).map_err(|e| e.to_string())?;
+    let compiled =
+        fennel::compile(&source, &opts).map_err(|e| e.to_string())?;
     if !eval {
         return Ok(compiled.lua);
     }

@@ -85,6 +85,24 @@ impl CompileError {
     }
 }
 
+impl CompileError {
+    /// Reports a failure of the compiler itself, located at the start.
+    pub(crate) fn internal(
+        opts: &super::CompileOptions,
+        detail: &str,
+    ) -> CompileError {
+        CompileError {
+            filename: opts.filename.clone(),
+            line: 1,
+            column: 1,
+            message: format!("the compiler failed: {detail}"),
+            help: "report this as a bug in quire, with the file".into(),
+            source_line: String::new(),
+            caret_width: 1,
+        }
+    }
+}
+
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     while i > 0 && !s.is_char_boundary(i) {
         i -= 1;

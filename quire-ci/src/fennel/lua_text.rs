@@ -164,6 +164,8 @@ pub fn place_lines(marked: &str) -> String {
     let mut current = 1u32;
     let mut rest = marked;
     while let Some(i) = rest.find(MARK) {
+        // Raw `lua` code may contain newlines of its own.
+        current += rest[..i].bytes().filter(|b| *b == b'\n').count() as u32;
         out.push_str(&rest[..i]);
         let after = &rest[i + 1..];
         let end = after.find(MARK_END).expect("markers are balanced");

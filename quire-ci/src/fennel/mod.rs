@@ -47,6 +47,16 @@ pub struct Compiled {
     pub lua: String,
 }
 
+/// Nesting the compiler handles on the caller's stack. Deeper input is
+/// compiled again on a thread of its own with [`DEEP_STACK_BYTES`] of
+/// stack, because the compiler recurses once per nested form and an
+/// unoptimised build uses several KiB of stack per level.
+const INLINE_DEPTH: usize = 48;
+/// Deepest nesting accepted at all, counting macro expansions.
+const MAX_DEPTH: usize = 1000;
+/// Stack reserved for deep input; only the pages used are committed.
+const DEEP_STACK_BYTES: usize = 256 << 20;
+
 /// Compiles Fennel `source` to Lua.
 pub fn compile(
     source: &str,
@@ -54,9 +64,26 @@ pub fn compile(
 ) -> Result<Compiled, CompileError> {
     let to_error = |d| CompileError::from_diag(d, source, &opts.filename);
     let forms = reader::read_all(source).map_err(to_error)?;
-    let lua = compiler::Compiler::new(opts)
-        .compile_chunk(&forms)
-        .map_err(to_error)?;
+
+    let mut inline = compiler::Compiler::new(opts, INLINE_DEPTH);
+    let result = inline.compile_chunk(&forms);
+    let result = if inline.depth_exceeded {
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("fennel-compile".into())
+                .stack_size(DEEP_STACK_BYTES)
+                .spawn_scoped(scope, || {
+                    compiler::Compiler::new(opts, MAX_DEPTH)
+                        .compile_chunk(&forms)
+                })
+                .map(|handle| handle.join())
+        })
+        .map_err(|e| CompileError::internal(opts, &e.to_string()))?
+        .map_err(|_| CompileError::internal(opts, "compiler thread panicked"))?
+    } else {
+        result
+    };
+    let lua = result.map_err(to_error)?;
     Ok(Compiled { lua })
 }
 

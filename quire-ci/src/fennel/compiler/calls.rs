@@ -34,11 +34,10 @@ impl Compiler<'_> {
             _ => self.one(head)?,
         };
         let args = self.args(&items[1..])?;
-        let _ = node;
-        Ok(Expr::new(
-            format!("{}({})", f.prefix(), join(&args)),
-            EKind::Call,
-        ))
+        let mut code = String::new();
+        lua_text::push_mark(&mut code, node.line);
+        code.push_str(&format!("{}({})", f.prefix(), join(&args)));
+        Ok(Expr::new(code, EKind::Call))
     }
 
     /// Compiles `obj:method(args)`, binding `obj` to a temporary when it
@@ -66,7 +65,9 @@ impl Compiler<'_> {
             }
         };
         let args = self.args(args)?;
-        let code = match method_name {
+        let mut code = String::new();
+        lua_text::push_mark(&mut code, node.line);
+        code += &match method_name {
             Some(m) => format!("{obj_code}:{m}({})", join(&args)),
             None => {
                 let key = lua_text::string_literal(method);

@@ -687,6 +687,12 @@ impl Compiler<'_> {
                 ));
             }
         };
+        // A `--` comment in the code must not swallow what follows.
+        let code = if code.contains("--") {
+            code + "\n"
+        } else {
+            code
+        };
         if let Pos::Stmt = pos {
             self.emit(node.line, &code);
             return Ok(Vec::new());

@@ -122,21 +122,32 @@ pub struct Compiler<'a> {
     pub out: String,
     gensyms: u32,
     allowed: HashSet<&'a str>,
+    /// Current nesting of [`Self::compile`] calls.
+    depth: usize,
+    /// Nesting at which compilation stops with an error.
+    max_depth: usize,
+    /// Set when compilation stopped at `max_depth`.
+    pub depth_exceeded: bool,
 }
 
 impl<'a> Compiler<'a> {
-    pub fn new(opts: &'a CompileOptions) -> Compiler<'a> {
+    /// Creates a compiler that stops at `max_depth` nested forms,
+    /// counting the forms built-in macros such as `->` expand into.
+    pub fn new(opts: &'a CompileOptions, max_depth: usize) -> Compiler<'a> {
         Compiler {
             opts,
             scope: Scopes::new(),
             out: String::new(),
             gensyms: 0,
+            depth: 0,
+            max_depth,
+            depth_exceeded: false,
             allowed: opts.allowed_globals.iter().map(String::as_str).collect(),
         }
     }
 
     /// Compiles a whole chunk; it returns the last form's values.
-    pub fn compile_chunk(mut self, forms: &[Node]) -> R<String> {
+    pub fn compile_chunk(&mut self, forms: &[Node]) -> R<String> {
         self.body(forms, Pos::Tail, 1)?;
         Ok(lua_text::place_lines(&self.out))
     }
@@ -282,13 +293,19 @@ impl<'a> Compiler<'a> {
             return Ok(Expr::nil());
         }
         let first = exprs.remove(0);
+        if exprs.iter().all(|e| e.kind != EKind::Call) {
+            return Ok(first);
+        }
+        // Extra values are dropped but their calls still run, after the
+        // first value is computed.
+        let tmp = self.gensym();
+        self.emit(node.line, &format!("local {tmp} = {}", first.single()));
         for extra in exprs {
             if extra.kind == EKind::Call {
-                // Extra values are dropped but their calls still run.
                 self.emit(node.line, &extra.code);
             }
         }
-        Ok(first)
+        Ok(Expr::new(tmp, EKind::Name))
     }
 
     /// Compiles argument-like forms: each to one value except the last,
@@ -312,6 +329,25 @@ impl<'a> Compiler<'a> {
 
     /// Compiles one form for `pos`.
     pub fn compile(&mut self, node: &Node, pos: Pos) -> R<Vec<Expr>> {
+        if self.depth >= self.max_depth {
+            self.depth_exceeded = true;
+            return Err(Diag::new(
+                node.span,
+                "forms are nested too deeply to compile",
+                format!(
+                    "split the expression into named steps; at most {} \
+                     levels, counting macro expansions, are allowed",
+                    self.max_depth
+                ),
+            ));
+        }
+        self.depth += 1;
+        let result = self.compile_form(node, pos);
+        self.depth -= 1;
+        result
+    }
+
+    fn compile_form(&mut self, node: &Node, pos: Pos) -> R<Vec<Expr>> {
         let exprs = match &node.kind {
             Kind::Nil => vec![Expr::nil()],
             Kind::Bool(b) => {

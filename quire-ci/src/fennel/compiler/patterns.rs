@@ -74,7 +74,11 @@ impl Compiler<'_> {
                 "give every pattern a body; use _ as the last pattern for a default",
             ));
         }
-        let arity = clauses.chunks(2).map(|c| pattern_arity(&c[0])).max().unwrap_or(1);
+        let arity = clauses
+            .chunks(2)
+            .map(|c| pattern_arity(&c[0]))
+            .max()
+            .unwrap_or(1);
         self.statement_form(node.line, pos, false, |c, p| {
             c.match_statement(node, case, subject, clauses, arity, p)
         })
@@ -96,7 +100,12 @@ impl Compiler<'_> {
             let (pattern, body) = (&pair[0], &pair[1]);
             let (pattern, guards) = split_where(pattern);
             for alt in alternatives(pattern) {
-                let mut clause = Clause { conds: Vec::new(), binds: Vec::new(), guards: guards.iter().collect(), body };
+                let mut clause = Clause {
+                    conds: Vec::new(),
+                    binds: Vec::new(),
+                    guards: guards.iter().collect(),
+                    body,
+                };
                 self.top_pattern(alt, &subjects, case, &mut clause)?;
                 compiled.push(clause);
             }
@@ -120,7 +129,10 @@ impl Compiler<'_> {
         self.emit(node.line, &format!("local {flag} = false"));
         for clause in &compiled {
             let cond = conjunction(&clause.conds);
-            self.emit(clause.body.line, &format!("if not {flag} and {cond} then"));
+            self.emit(
+                clause.body.line,
+                &format!("if not {flag} and {cond} then"),
+            );
             self.scope.push_block();
             let result = self.guarded_body(clause, &flag, pos);
             self.scope.pop();
@@ -134,7 +146,11 @@ impl Compiler<'_> {
     }
 
     /// Evaluates the subject once into plain locals.
-    fn match_subjects(&mut self, subject: &Node, arity: usize) -> R<Vec<String>> {
+    fn match_subjects(
+        &mut self,
+        subject: &Node,
+        arity: usize,
+    ) -> R<Vec<String>> {
         if arity == 1 {
             let v = self.one(subject)?;
             if v.kind == EKind::Name && lua_text::is_identifier(&v.code) {
@@ -145,9 +161,16 @@ impl Compiler<'_> {
             return Ok(vec![tmp]);
         }
         let exprs = self.compile(subject, Pos::Expr(None))?;
-        let values = if exprs.is_empty() { "nil".to_owned() } else { super::join(&exprs) };
+        let values = if exprs.is_empty() {
+            "nil".to_owned()
+        } else {
+            super::join(&exprs)
+        };
         let names: Vec<String> = (0..arity).map(|_| self.gensym()).collect();
-        self.emit(subject.line, &format!("local {} = {values}", names.join(", ")));
+        self.emit(
+            subject.line,
+            &format!("local {} = {values}", names.join(", ")),
+        );
         Ok(names)
     }
 
@@ -157,9 +180,17 @@ impl Compiler<'_> {
         if clause.binds.is_empty() {
             return;
         }
-        let names: Vec<String> = clause.binds.iter().map(|(n, _)| lua_text::mangle(n)).collect();
-        let values: Vec<&str> = clause.binds.iter().map(|(_, a)| a.as_str()).collect();
-        self.emit(clause.body.line, &format!("local {} = {}", names.join(", "), values.join(", ")));
+        let names: Vec<String> = clause
+            .binds
+            .iter()
+            .map(|(n, _)| lua_text::mangle(n))
+            .collect();
+        let values: Vec<&str> =
+            clause.binds.iter().map(|(_, a)| a.as_str()).collect();
+        self.emit(
+            clause.body.line,
+            &format!("local {} = {}", names.join(", "), values.join(", ")),
+        );
         for ((name, _), lua) in clause.binds.iter().zip(names) {
             self.scope.bind(name, lua, BindKind::Local);
         }
@@ -189,7 +220,13 @@ impl Compiler<'_> {
         Ok(())
     }
 
-    fn top_pattern(&mut self, pattern: &Node, subjects: &[String], case: bool, clause: &mut Clause) -> R<()> {
+    fn top_pattern(
+        &mut self,
+        pattern: &Node,
+        subjects: &[String],
+        case: bool,
+        clause: &mut Clause,
+    ) -> R<()> {
         if is_multi_pattern(pattern) {
             let items = pattern.list().expect("multi pattern is a list");
             for (item, subject) in items.iter().zip(subjects) {
@@ -202,9 +239,17 @@ impl Compiler<'_> {
 
     /// Adds the conditions and bindings for matching `access` against
     /// `pattern`.
-    fn pattern(&mut self, pattern: &Node, access: &str, case: bool, clause: &mut Clause) -> R<()> {
+    fn pattern(
+        &mut self,
+        pattern: &Node,
+        access: &str,
+        case: bool,
+        clause: &mut Clause,
+    ) -> R<()> {
         match &pattern.kind {
-            Kind::Sym(name) => self.symbol_pattern(pattern, name, access, case, clause),
+            Kind::Sym(name) => {
+                self.symbol_pattern(pattern, name, access, case, clause)
+            }
             Kind::Nil => {
                 clause.conds.push(format!("{access} == nil"));
                 Ok(())
@@ -238,7 +283,12 @@ impl Compiler<'_> {
                         i += 2;
                         continue;
                     }
-                    self.pattern(item, &format!("{access}[{index}]"), case, clause)?;
+                    self.pattern(
+                        item,
+                        &format!("{access}[{index}]"),
+                        case,
+                        clause,
+                    )?;
                     index += 1;
                     i += 1;
                 }
@@ -254,9 +304,14 @@ impl Compiler<'_> {
                     }
                     let mut field = access.to_owned();
                     match &key.kind {
-                        Kind::Str(s) if std::str::from_utf8(s).is_ok_and(lua_text::is_identifier) => {
+                        Kind::Str(s)
+                            if std::str::from_utf8(s)
+                                .is_ok_and(lua_text::is_identifier) =>
+                        {
                             field.push('.');
-                            field.push_str(std::str::from_utf8(s).expect("checked"));
+                            field.push_str(
+                                std::str::from_utf8(s).expect("checked"),
+                            );
                         }
                         _ => {
                             let k = self.one(key)?;
@@ -267,12 +322,21 @@ impl Compiler<'_> {
                 }
                 Ok(())
             }
-            Kind::List(items) => self.list_pattern(pattern, items, access, case, clause),
+            Kind::List(items) => {
+                self.list_pattern(pattern, items, access, case, clause)
+            }
             Kind::LuaExpr(_) => Err(bad_pattern(pattern)),
         }
     }
 
-    fn symbol_pattern(&mut self, pattern: &Node, name: &str, access: &str, case: bool, clause: &mut Clause) -> R<()> {
+    fn symbol_pattern(
+        &mut self,
+        pattern: &Node,
+        name: &str,
+        access: &str,
+        case: bool,
+        clause: &mut Clause,
+    ) -> R<()> {
         if name == "_" {
             return Ok(());
         }
@@ -301,11 +365,22 @@ impl Compiler<'_> {
         Ok(())
     }
 
-    fn list_pattern(&mut self, pattern: &Node, items: &[Node], access: &str, case: bool, clause: &mut Clause) -> R<()> {
+    fn list_pattern(
+        &mut self,
+        pattern: &Node,
+        items: &[Node],
+        access: &str,
+        case: bool,
+        clause: &mut Clause,
+    ) -> R<()> {
         match items.first().and_then(Node::sym) {
             Some("=") => {
                 let [_, pinned] = items else {
-                    return Err(Diag::new(pattern.span, "`(= name)` takes one name", "write (= name)"));
+                    return Err(Diag::new(
+                        pattern.span,
+                        "`(= name)` takes one name",
+                        "write (= name)",
+                    ));
                 };
                 let v = self.one(pinned)?;
                 clause.conds.push(format!("{access} == {}", v.single()));
@@ -314,7 +389,12 @@ impl Compiler<'_> {
             Some("or") => {
                 let mut alts = Vec::new();
                 for alt in &items[1..] {
-                    let mut sub = Clause { conds: Vec::new(), binds: Vec::new(), guards: Vec::new(), body: clause.body };
+                    let mut sub = Clause {
+                        conds: Vec::new(),
+                        binds: Vec::new(),
+                        guards: Vec::new(),
+                        body: clause.body,
+                    };
                     self.pattern(alt, access, case, &mut sub)?;
                     if !sub.binds.is_empty() {
                         return Err(Diag::new(
@@ -341,13 +421,21 @@ impl Compiler<'_> {
         }
     }
 
-    pub(super) fn match_try_form(&mut self, node: &Node, case: bool, items: &[Node], pos: Pos) -> R<Vec<Expr>> {
+    pub(super) fn match_try_form(
+        &mut self,
+        node: &Node,
+        case: bool,
+        items: &[Node],
+        pos: Pos,
+    ) -> R<Vec<Expr>> {
         let form = if case { "case-try" } else { "match-try" };
         let Some(subject) = items.get(1) else {
             return Err(Diag::new(
                 node.span,
                 format!("`{form}` expects a value and clauses"),
-                format!("write ({form} value pattern body ... (catch pattern body ...))"),
+                format!(
+                    "write ({form} value pattern body ... (catch pattern body ...))"
+                ),
             ));
         };
         let mut steps = &items[2..];
@@ -358,7 +446,11 @@ impl Compiler<'_> {
             catches = &last.list().expect("catch is a list")[1..];
             steps = &steps[..steps.len() - 1];
             if catches.len() % 2 == 1 {
-                return Err(Diag::new(last.span, "`catch` clauses must be pattern/body pairs", "write (catch pattern body ...)"));
+                return Err(Diag::new(
+                    last.span,
+                    "`catch` clauses must be pattern/body pairs",
+                    "write (catch pattern body ...)",
+                ));
             }
         }
         if steps.is_empty() || steps.len() % 2 == 1 {
@@ -368,12 +460,20 @@ impl Compiler<'_> {
                 "give every pattern a body",
             ));
         }
-        let expanded = self.expand_try(node, case, subject.clone(), steps, catches);
+        let expanded =
+            self.expand_try(node, case, subject.clone(), steps, catches);
         self.compile(&expanded, pos)
     }
 
     /// Rewrites one `case-try` step into a `let` and a `case`.
-    fn expand_try(&mut self, node: &Node, case: bool, subject: Node, steps: &[Node], catches: &[Node]) -> Node {
+    fn expand_try(
+        &mut self,
+        node: &Node,
+        case: bool,
+        subject: Node,
+        steps: &[Node],
+        catches: &[Node],
+    ) -> Node {
         let sym = |name: &str| node.at(Kind::Sym(name.to_owned()));
         let (pattern, body) = (&steps[0], &steps[1]);
         let arity = std::iter::once(pattern)
@@ -381,7 +481,8 @@ impl Compiler<'_> {
             .map(pattern_arity)
             .max()
             .unwrap_or(1);
-        let temps: Vec<Node> = (0..arity).map(|_| self.gensym_node(node)).collect();
+        let temps: Vec<Node> =
+            (0..arity).map(|_| self.gensym_node(node)).collect();
         let values = || {
             let mut v = vec![sym("values")];
             v.extend(temps.iter().cloned());
@@ -392,20 +493,33 @@ impl Compiler<'_> {
         } else {
             body.clone()
         };
-        let mut matcher = vec![sym(if case { "case" } else { "match" }), values(), pattern.clone(), next];
+        let mut matcher = vec![
+            sym(if case { "case" } else { "match" }),
+            values(),
+            pattern.clone(),
+            next,
+        ];
         matcher.extend(catches.iter().cloned());
         if catches.is_empty() {
             matcher.push(sym("_"));
             matcher.push(values());
         }
-        let binding = node.at(Kind::Seq(vec![node.at(Kind::List(temps.clone())), subject]));
-        node.at(Kind::List(vec![sym("let"), binding, node.at(Kind::List(matcher))]))
+        let binding = node
+            .at(Kind::Seq(vec![node.at(Kind::List(temps.clone())), subject]));
+        node.at(Kind::List(vec![
+            sym("let"),
+            binding,
+            node.at(Kind::List(matcher)),
+        ]))
     }
 }
 
 fn split_where(pattern: &Node) -> (&Node, &[Node]) {
     match pattern.list() {
-        Some(items) if items.first().is_some_and(|h| h.is_sym("where")) && items.len() >= 2 => {
+        Some(items)
+            if items.first().is_some_and(|h| h.is_sym("where"))
+                && items.len() >= 2 =>
+        {
             (&items[1], &items[2..])
         }
         _ => (pattern, &[]),
@@ -415,7 +529,9 @@ fn split_where(pattern: &Node) -> (&Node, &[Node]) {
 /// Splits a top-level `(or a b)` into its alternatives.
 fn alternatives(pattern: &Node) -> Vec<&Node> {
     match pattern.list() {
-        Some(items) if items.first().is_some_and(|h| h.is_sym("or")) => items[1..].iter().collect(),
+        Some(items) if items.first().is_some_and(|h| h.is_sym("or")) => {
+            items[1..].iter().collect()
+        }
         _ => vec![pattern],
     }
 }
@@ -429,5 +545,9 @@ fn conjunction(conds: &[String]) -> String {
 }
 
 fn bad_pattern(node: &Node) -> Diag {
-    Diag::new(node.span, format!("cannot match against {}", node.describe()), "use a literal, a name, [...] or {...}")
+    Diag::new(
+        node.span,
+        format!("cannot match against {}", node.describe()),
+        "use a literal, a name, [...] or {...}",
+    )
 }
