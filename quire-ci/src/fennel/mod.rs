@@ -87,6 +87,17 @@ pub fn compile(
     Ok(Compiled { lua })
 }
 
+/// Reads `source` without compiling it; returns the number of top-level
+/// forms, or the first syntax error.
+pub fn read(
+    source: &str,
+    opts: &CompileOptions,
+) -> Result<usize, CompileError> {
+    reader::read_all(source)
+        .map(|forms| forms.len())
+        .map_err(|d| CompileError::from_diag(d, source, &opts.filename))
+}
+
 /// Lua 5.4's standard global names, as the reference interpreter
 /// defines them with every standard library opened.
 pub fn lua_standard_globals() -> &'static [&'static str] {
