@@ -185,5 +185,5 @@ fn corpus_has_enough_cases() {
             c.name
         );
     }
-    assert!(cases.len() >= 200, "only {} cases", cases.len());
+    assert!(cases.len() >= 300, "only {} cases", cases.len());
 }

@@ -75,26 +75,23 @@ fn view_table(
     t: &mlua::Table,
     seen: &mut Vec<*const std::ffi::c_void>,
 ) {
-    let mut pairs: Vec<(Value, Value)> =
+    let pairs: Vec<(Value, Value)> =
         t.pairs::<Value, Value>().filter_map(Result::ok).collect();
-    let len = pairs.len();
+    // A table is shown as a sequence when its border (`#t`) covers every
+    // key, so `[nil 2]` keeps its hole.
+    let len = t.raw_len() as i64;
     let is_sequence = len > 0
-        && (1..=len as i64).all(|i| {
-            pairs
-                .iter()
-                .any(|(k, _)| matches!(k, Value::Integer(j) if *j == i))
-        });
+        && pairs.iter().all(
+            |(k, _)| matches!(k, Value::Integer(i) if (1..=len).contains(i)),
+        );
     if is_sequence {
-        pairs.sort_by_key(|(k, _)| match k {
-            Value::Integer(i) => *i,
-            _ => 0,
-        });
         out.push('[');
-        for (i, (_, v)) in pairs.iter().enumerate() {
-            if i > 0 {
+        for i in 1..=len {
+            if i > 1 {
                 out.push(' ');
             }
-            view_into(out, v, seen);
+            let v: Value = t.raw_get(i).unwrap_or(Value::Nil);
+            view_into(out, &v, seen);
         }
         out.push(']');
         return;

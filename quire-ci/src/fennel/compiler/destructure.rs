@@ -257,11 +257,7 @@ impl Compiler<'_> {
     }
 
     fn pending_name(&self, name: &str) -> String {
-        if let Some(n) = name.strip_prefix('\u{0}') {
-            format!("_{}_", &n[1..])
-        } else {
-            lua_text::mangle(name)
-        }
+        super::local_name(name)
     }
 
     /// Binds a new local or global name once its value is assigned.

@@ -764,7 +764,7 @@ impl Compiler<'_> {
         self.scope.push_function(varargs);
         let mut params: Vec<String> = Vec::new();
         for i in 1..=max {
-            let lua = format!("_{}_", self.gensym_number());
+            let lua = self.gensym();
             self.scope
                 .bind(&format!("${i}"), lua.clone(), BindKind::Local);
             if i == 1 {
@@ -782,11 +782,6 @@ impl Compiler<'_> {
         result?;
         let code = format!("function({}) {inner}end", params.join(", "));
         self.deliver(node.line, vec![Expr::new(code, EKind::Single)], pos)
-    }
-
-    fn gensym_number(&mut self) -> String {
-        let g = self.gensym();
-        g.trim_matches('_').to_owned()
     }
 }
 

@@ -472,11 +472,7 @@ impl<'a> Compiler<'a> {
     /// its Lua name.
     pub fn declare(&mut self, node: &Node, kind: BindKind) -> R<String> {
         let name = self.check_bindable(node)?;
-        let lua = if name.starts_with('\u{0}') {
-            format!("_{}_", &name[2..])
-        } else {
-            mangle(name)
-        };
+        let lua = local_name(name);
         self.scope.bind(name, lua.clone(), kind);
         Ok(lua)
     }
@@ -525,6 +521,24 @@ impl<'a> Compiler<'a> {
         }
         let exprs = vec![self.call(node, items)?];
         self.deliver(node.line, exprs, pos)
+    }
+}
+
+/// Globals that generated code calls. A user local with one of these
+/// names gets a trailing `_` in Lua, so generated calls still reach
+/// the global.
+const HELPER_GLOBALS: &[&str] = &["type", "error", "table", "pcall"];
+
+/// Returns the Lua name of a new local for the Fennel name `name`.
+pub fn local_name(name: &str) -> String {
+    if let Some(number) = name.strip_prefix("\u{0}g") {
+        return format!("_{number}_");
+    }
+    let lua = mangle(name);
+    if HELPER_GLOBALS.contains(&lua.as_str()) {
+        lua + "_"
+    } else {
+        lua
     }
 }
 

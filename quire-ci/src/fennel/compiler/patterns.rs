@@ -183,7 +183,7 @@ impl Compiler<'_> {
         let names: Vec<String> = clause
             .binds
             .iter()
-            .map(|(n, _)| lua_text::mangle(n))
+            .map(|(n, _)| super::local_name(n))
             .collect();
         let values: Vec<&str> =
             clause.binds.iter().map(|(_, a)| a.as_str()).collect();
