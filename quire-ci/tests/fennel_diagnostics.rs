@@ -90,3 +90,30 @@ fn error_at_end_of_input_is_located() {
     assert_eq!((err.line, err.column), (1, 8));
     assert!(err.message.contains("unterminated string"));
 }
+
+#[test]
+fn misspelt_local_suggests_the_name() {
+    let err = error_for("(let [targets [1]]\n  (print targetz))");
+    assert_eq!(err.message, "unknown global `targetz`");
+    assert!(
+        err.help.starts_with("did you mean `targets`?"),
+        "{}",
+        err.help
+    );
+}
+
+#[test]
+fn misspelt_allowed_global_suggests_it() {
+    let err = error_for("(prnt 1)");
+    assert!(
+        err.help.starts_with("did you mean `print`?"),
+        "{}",
+        err.help
+    );
+}
+
+#[test]
+fn unrelated_name_gets_no_suggestion() {
+    let err = error_for("(local alpha 1)\n(zzzzzz)");
+    assert!(err.help.starts_with("bind it first"), "{}", err.help);
+}

@@ -81,6 +81,15 @@ impl Scopes {
         self.globals.get(name).map(String::as_str)
     }
 
+    /// Returns every name visible here, locals and declared globals.
+    pub fn visible_names(&self) -> impl Iterator<Item = &str> {
+        self.frames
+            .iter()
+            .flat_map(|f| f.names.keys())
+            .chain(self.globals.keys())
+            .map(String::as_str)
+    }
+
     /// Returns whether `...` may be used at this point.
     pub fn varargs(&self) -> bool {
         self.frames

@@ -458,14 +458,22 @@ impl<'a> Compiler<'a> {
         if self.opts.allow_all_globals || self.allowed.contains(name) {
             return Ok(mangle(name));
         }
-        Err(Diag::new(
-            span,
-            format!("unknown global `{name}`"),
-            format!(
+        let candidates = self
+            .scope
+            .visible_names()
+            .chain(self.allowed.iter().copied());
+        let help = match closest_name(name, candidates) {
+            Some(close) => format!(
+                "did you mean `{close}`? Otherwise bind `{name}` with \
+                 `local`, `let` or `fn`, or declare it with \
+                 (global {name} value)"
+            ),
+            None => format!(
                 "bind it first with `local`, `let` or `fn`, declare it with \
                  (global {name} value), or check the spelling"
             ),
-        ))
+        };
+        Err(Diag::new(span, format!("unknown global `{name}`"), help))
     }
 
     /// Declares a new local for `name` in the innermost scope and returns
@@ -540,6 +548,37 @@ pub fn local_name(name: &str) -> String {
     } else {
         lua
     }
+}
+
+/// Returns the candidate nearest to `name` by edit distance, when it is
+/// close enough to be a likely misspelling.
+fn closest_name<'n>(
+    name: &str,
+    candidates: impl Iterator<Item = &'n str>,
+) -> Option<&'n str> {
+    let limit = (name.chars().count() / 3).clamp(1, 3);
+    candidates
+        .filter(|c| !c.starts_with('\u{0}') && *c != name)
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
 }
 
 /// Splits `a.b.c` into `a` and `[b, c]`; a lone `.` or `..` stays whole.
