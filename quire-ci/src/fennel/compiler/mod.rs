@@ -182,9 +182,35 @@ impl<'a> Compiler<'a> {
             return self.deliver(line, Vec::new(), pos);
         };
         for form in init {
-            self.compile(form, Pos::Stmt)?;
+            self.statement(form)?;
         }
         self.compile(last, pos)
+    }
+
+    /// Compiles `form` as a statement. Temporaries it declares are
+    /// closed in a `do ... end` block, because Lua allows only 200
+    /// locals per function and a long top level would otherwise run
+    /// out. Forms that bind names for the code after them stay open.
+    pub fn statement(&mut self, form: &Node) -> R<()> {
+        let binds = matches!(
+            form.head(),
+            Some("local" | "var" | "fn" | "lambda" | "λ" | "lua")
+        );
+        if binds || form.list().is_none() {
+            return self.compile(form, Pos::Stmt).map(drop);
+        }
+        let outer = std::mem::take(&mut self.out);
+        let result = self.compile(form, Pos::Stmt);
+        let inner = std::mem::replace(&mut self.out, outer);
+        result?;
+        if inner.contains("local ") {
+            self.out.push_str("do ");
+            self.out.push_str(&inner);
+            self.out.push_str("end ");
+        } else {
+            self.out.push_str(&inner);
+        }
+        Ok(())
     }
 
     /// Sends already compiled expressions where `pos` wants them.
