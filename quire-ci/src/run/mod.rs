@@ -98,13 +98,13 @@ pub fn run_loaded(
     options: &RunOptions,
     registry: SecretRegistry,
 ) -> Result<RunReport, RunError> {
-    let events = EventSink::open(&options.events)?;
     std::fs::create_dir_all(options.out_dir.join("jobs")).map_err(
         |source| RunError::OutDir {
             path: options.out_dir.display().to_string(),
             source,
         },
     )?;
+    let events = EventSink::open(&options.events)?;
     let terminal = if options.progress {
         Terminal::new(options.events == EventTarget::Stdout, options.echo)
     } else {
