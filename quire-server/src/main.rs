@@ -1,4 +1,8 @@
-fn main() {
-    eprintln!("error: the quire server is not implemented yet");
-    std::process::exit(2);
+//! The `quire` binary.
+
+use clap::Parser;
+use quire_server::cli::{Cli, main as run};
+
+fn main() -> std::process::ExitCode {
+    run(Cli::parse())
 }
