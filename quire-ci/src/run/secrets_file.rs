@@ -55,6 +55,7 @@ pub fn read(
         filename: shown.clone(),
         allowed_globals: sandbox::global_names(&lua)
             .map_err(|e| invalid(e.to_string()))?,
+        ..CompileOptions::default()
     };
     let compiled = fennel::compile(&source, &options)
         .map_err(|e| SecretsFileError::Compile(e.to_string()))?;

@@ -93,6 +93,7 @@ impl Modules {
         let options = CompileOptions {
             filename: display.to_string(),
             allowed_globals: self.globals.clone(),
+            ..CompileOptions::default()
         };
         let compiled = fennel::compile(&source, &options)
             .map_err(|e| LoadError::Compile(e.to_string()))?;
