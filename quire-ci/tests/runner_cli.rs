@@ -451,3 +451,43 @@ fn huge_output_streamed_in_bounded_memory() {
         drop(ws);
     }
 }
+
+#[test]
+fn events_on_stdout_stay_parseable() {
+    let ws = Workspace::new(
+        "(local ci (require :quire.ci))\n\
+         (ci.job :a [:quire/push] (fn [{: sh}] (sh \"echo hi\") {}))\n",
+    );
+    let output = Command::new(BIN)
+        .args([
+            "run",
+            "--events",
+            "stdout",
+            "--echo",
+            "always",
+            "--workspace",
+        ])
+        .arg(ws.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = text(&output.stdout);
+    let kinds: Vec<EventKind> = stdout
+        .lines()
+        .map(|l| {
+            Event::from_line(l)
+                .unwrap_or_else(|e| panic!("{l}: {e}"))
+                .kind
+        })
+        .collect();
+    assert_eq!(kinds.len(), 5, "{stdout}");
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("[a] hi\n"), "{stderr}");
+    let dir = stderr
+        .lines()
+        .next()
+        .unwrap()
+        .strip_prefix("logs: ")
+        .unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}

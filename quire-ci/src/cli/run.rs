@@ -130,18 +130,24 @@ fn prepare(
         Some(b) => PushSource::Known(PushInfo::from_meta(&b.meta, &b.git_dir)),
         None => PushSource::Checkout(args.workspace.clone()),
     };
+    let events = EventTarget::parse(&args.events);
     let out_dir = match args.out_dir {
         Some(dir) => dir,
         None => {
             let dir = temp_out_dir()?;
-            println!("logs: {}", dir.display());
+            // Standard output may carry the events, one JSON per line.
+            if events == EventTarget::Stdout {
+                eprintln!("logs: {}", dir.display());
+            } else {
+                println!("logs: {}", dir.display());
+            }
             dir
         }
     };
     let options = RunOptions {
         workspace: args.workspace,
         out_dir,
-        events: EventTarget::parse(&args.events),
+        events,
         memory_limit_mib: args.memory_limit_mib,
         job_timeout,
         echo: args.echo,
