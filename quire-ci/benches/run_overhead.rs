@@ -1,4 +1,4 @@
-//! What `quire-ci run` adds to the commands a pipeline runs.
+//! The overhead `quire-ci run` adds to the commands a pipeline runs.
 //!
 //! Two figures, each beside a baseline measured in the same run:
 //!

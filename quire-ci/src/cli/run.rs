@@ -187,7 +187,7 @@ fn build_registry(
 }
 
 /// Reads the bootstrap file and deletes it at once, so the secret
-/// values it holds stay on disk as briefly as possible.
+/// values it contains stay on disk as briefly as possible.
 fn read_bootstrap(path: &Path) -> Result<Bootstrap, RunSetupError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| {
@@ -211,8 +211,8 @@ fn read_bootstrap(path: &Path) -> Result<Bootstrap, RunSetupError> {
     })
 }
 
-/// A JSON error without any text from the document, which may quote a
-/// secret value. Errors about field names are kept whole.
+/// Describes a JSON error without any text from the document, which
+/// may quote a secret value. Errors about field names are kept whole.
 fn describe_json_error(e: &serde_json::Error) -> String {
     let text = e.to_string();
     let names_a_field = ["unknown field", "missing field", "duplicate field"]

@@ -1,10 +1,10 @@
 //! The push a run reads through `(jobs :quire/push)`.
 //!
 //! A run started by the server gets it from the bootstrap file. A local
-//! run reads the workspace's git checkout (HEAD and its branch, and the
-//! name of the checkout's top directory as the repository), and
-//! outside a checkout it uses placeholders: an all-zero sha, the branch
-//! `local` and the workspace directory's name as the repository. The
+//! run reads the workspace's git checkout: HEAD, its branch, and the
+//! name of the checkout's top directory as the repository. Outside a
+//! checkout it uses placeholders: an all-zero sha, the branch `local`
+//! and the workspace directory's name as the repository. The
 //! checkout is read on first use, so a pipeline that never asks for the
 //! push never runs git.
 
@@ -18,7 +18,7 @@ use quire_proto::time::format_rfc3339;
 /// The sha used outside a git checkout.
 pub const PLACEHOLDER_SHA: &str = "0000000000000000000000000000000000000000";
 
-/// What `(jobs :quire/push)` returns.
+/// The push table that `(jobs :quire/push)` returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushInfo {
     pub sha: String,
@@ -32,7 +32,7 @@ pub struct PushInfo {
     pub git_dir: Option<String>,
 }
 
-/// Where the push comes from.
+/// The origin of the push.
 #[derive(Debug, Clone)]
 pub enum PushSource {
     /// Given by the server.
@@ -42,7 +42,7 @@ pub enum PushSource {
 }
 
 impl PushInfo {
-    /// The push the server recorded.
+    /// Copies the push the server recorded.
     pub fn from_meta(meta: &PushMeta, git_dir: &str) -> Self {
         Self {
             sha: meta.sha.clone(),

@@ -137,7 +137,7 @@ fn read_value(name: &str, value: Value) -> Result<Vec<u8>, String> {
     }
 }
 
-/// The type of a value, never the value itself.
+/// Returns the type of a value, never the value itself.
 fn type_name_without_value(value: &Value) -> &'static str {
     value.type_name()
 }

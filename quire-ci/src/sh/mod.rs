@@ -3,7 +3,7 @@
 //!
 //! Everything here is plain `std`, because it runs on the Lua thread,
 //! which must never enter an async runtime. Each output pipe gets a
-//! reader thread that sends chunks over a bounded channel; the calling
+//! reader thread that sends chunks over a bounded channel. The calling
 //! thread receives them in arrival order and writes the log. The bound
 //! on the channel makes a fast writer wait for the log instead of
 //! filling memory. A command runs in its own process group, so a
@@ -44,7 +44,7 @@ const DRAIN_AFTER_KILL: Duration = Duration::from_secs(2);
 /// token must stay inside `quire-ci`.
 pub const HIDDEN_ENV: &[&str] = &["QUIRE_CI_TOKEN"];
 
-/// What to run: a shell command line or an argument vector.
+/// A program to run: a shell command line or an argument vector.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Program {
     /// Run with `sh -c`.
@@ -54,8 +54,8 @@ pub enum Program {
 }
 
 impl Program {
-    /// The command as one line of text, for events and results. An
-    /// argument vector is shell-quoted where needed.
+    /// Formats the command as one line of text, for events and results.
+    /// An argument vector is shell-quoted where needed.
     pub fn display(&self) -> String {
         match self {
             Program::Shell(line) => line.clone(),
@@ -100,7 +100,7 @@ pub struct ShRequest {
     pub capture_limit: usize,
 }
 
-/// How a command ended.
+/// The end of a command: exit status, timeouts and output.
 #[derive(Debug)]
 pub struct ShOutcome {
     /// The exit code; `None` when a signal ended the command.
@@ -114,7 +114,7 @@ pub struct ShOutcome {
     pub output: Captured,
 }
 
-/// Why a command could not be run.
+/// A failure to run a command.
 #[derive(Debug, thiserror::Error)]
 pub enum ShError {
     #[error("cannot start {program:?}: {source}")]
