@@ -26,8 +26,8 @@ const SH_CALLS: usize = 300;
 
 fn main() {
     let dir = tempfile::tempdir().unwrap();
-    whole_run(dir.path());
     per_sh(dir.path());
+    whole_run(dir.path());
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {

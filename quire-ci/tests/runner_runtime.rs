@@ -362,6 +362,23 @@ end)"#,
 }
 
 #[test]
+fn sh_background_process_not_awaited() {
+    // The background sleep keeps stdout open; sh returns once the shell
+    // has exited and its output has drained, not when sleep ends.
+    let run = run(&pipeline(
+        r#"ci.job("a", {"quire/push"}, function(rt)
+  local r = rt.sh("sleep 30 & echo $! > bg.pid; echo started", {timeout = 20})
+  rt.sh("kill $(cat bg.pid); rm bg.pid")
+  return {timed = r["timed-out"], exit = r.exit, out = r.stdout}
+end)"#,
+    ));
+    assert_eq!(
+        run.outputs("a"),
+        serde_json::json!({"timed": false, "exit": 0, "out": "started\n"})
+    );
+}
+
+#[test]
 fn sh_missing_program_raises() {
     let run = run(&pipeline(
         r#"ci.job("a", {"quire/push"}, function(rt)
