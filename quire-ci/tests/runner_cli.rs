@@ -491,3 +491,106 @@ fn events_on_stdout_stay_parseable() {
         .unwrap();
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn secrets_file_env_and_file_values() {
+    let ws = Workspace::new(
+        "(local ci (require :quire.ci))\n\
+         (ci.job :a [:quire/push]\n  \
+         (fn [{: secret}]\n    \
+         {:env (secret :from-env) :file (secret :from-file)}))\n",
+    );
+    let key = ws.dir.path().join("key.txt");
+    std::fs::write(&key, "file-secret-value\n").unwrap();
+    let secrets = ws.dir.path().join("secrets.fnl");
+    std::fs::write(
+        &secrets,
+        format!(
+            "{{:from-env {{:env \"QUIRE_TEST_SECRET\"}}\n \
+             :from-file {{:file \"{}\"}}}}\n",
+            key.display()
+        ),
+    )
+    .unwrap();
+    let mut command = Command::new(BIN);
+    command
+        .args(["run", "--workspace"])
+        .arg(ws.path())
+        .arg("--out-dir")
+        .arg(ws.out())
+        .arg("--secrets")
+        .arg(&secrets)
+        .env("QUIRE_TEST_SECRET", "env-secret-value");
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    // Recorded outputs are redacted, so the names show where each came from.
+    let outputs: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.out().join("jobs/a/outputs.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        outputs,
+        serde_json::json!({"env": "{{ from-env }}", "file": "{{ from-file }}"})
+    );
+}
+
+#[test]
+fn secrets_file_errors_name_secret() {
+    let ws = Workspace::new("(local ci (require :quire.ci))\n");
+    let secrets = ws.dir.path().join("secrets.fnl");
+    let cases = [
+        (
+            "{:token 42}",
+            "secret \"token\" is a number; a value is a string, {:file PATH} \
+             or {:env NAME}",
+        ),
+        (
+            "{:token {:env \"QUIRE_TEST_UNSET_VARIABLE\"}}",
+            "secret \"token\": the environment variable \
+             QUIRE_TEST_UNSET_VARIABLE is not set",
+        ),
+        (
+            "{\"bad name\" \"value\"}",
+            "invalid secret name \"bad name\": use only ASCII letters, \
+             digits, `_`, `-` and `.`",
+        ),
+        (
+            "[\"value\"]",
+            "secret names are strings, found a key that is the number 1",
+        ),
+    ];
+    for (source, expected) in cases {
+        std::fs::write(&secrets, source).unwrap();
+        let output = ws.run(&["--secrets", secrets.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(2), "{source}");
+        assert_eq!(
+            text(&output.stderr),
+            format!("error: secrets file {}: {expected}\n", secrets.display()),
+            "{source}"
+        );
+    }
+}
+
+#[test]
+fn fennel_sandbox_escape_fails() {
+    for (call, expected) in [
+        ("(io.open \"/etc/passwd\")", "io"),
+        ("(os.execute \"true\")", "execute"),
+        ("(debug.getinfo 1)", "debug"),
+        ("(load \"return 1\")", "load"),
+    ] {
+        let ws = Workspace::new(&format!(
+            "(local ci (require :quire.ci))\n\
+             (ci.job :a [:quire/push] (fn [] {call} {{}}))\n"
+        ));
+        let output = ws.run(&[]);
+        let code = output.status.code();
+        assert!(code == Some(1) || code == Some(2), "{call}: {code:?}");
+        let stderr = text(&output.stderr);
+        let recorded = std::fs::read_to_string(ws.out().join("events.jsonl"))
+            .unwrap_or_default();
+        let shown = format!("{stderr}{recorded}");
+        assert!(shown.contains(".quire/ci.fnl:2"), "{call}: {shown}");
+        assert!(shown.contains(expected), "{call}: {shown}");
+    }
+}

@@ -75,7 +75,7 @@ pub fn read(
         })?;
     let Value::Table(table) = value else {
         return Err(invalid(format!(
-            "the file evaluates to {}; it should be a table of secret \
+            "the file evaluates to a {}; it should be a table of secret \
              names to values",
             type_name_without_value(&value)
         )));
@@ -104,8 +104,8 @@ fn read_value(name: &str, value: Value) -> Result<Vec<u8>, String> {
         Value::Table(t) => t,
         other => {
             return Err(format!(
-                "secret {name:?} is {}; a value is a string, {{:file PATH}} \
-                 or {{:env NAME}}",
+                "secret {name:?} is a {}; a value is a string, {{:file \
+                 PATH}} or {{:env NAME}}",
                 type_name_without_value(&other)
             ));
         }
