@@ -139,5 +139,8 @@ fn read_value(name: &str, value: Value) -> Result<Vec<u8>, String> {
 
 /// Returns the type of a value, never the value itself.
 fn type_name_without_value(value: &Value) -> &'static str {
-    value.type_name()
+    match value {
+        Value::Integer(_) | Value::Number(_) => "number",
+        other => other.type_name(),
+    }
 }
