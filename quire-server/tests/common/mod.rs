@@ -90,11 +90,8 @@ impl Harness {
         let tmp = tempfile::tempdir().unwrap();
         let data = DataDir::new(tmp.path().join("data"));
         std::fs::create_dir_all(data.root()).unwrap();
-        let bin = tmp.path().join("bin");
-        let control = bin.join("control");
-        std::fs::create_dir_all(&control).unwrap();
-        let program = bin.join("fake-quire-ci");
-        write_executable(&program, FAKE_QUIRE_CI);
+        let program = install_fake_quire_ci(&tmp.path().join("bin"));
+        let control = tmp.path().join("bin").join("control");
 
         let db = Arc::new(Db::open(&data.database()).unwrap());
         let config = ConfigHandle::new(config);
@@ -232,6 +229,15 @@ impl Harness {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// Writes the stand-in for quire-ci into `bin`, with its `control`
+/// directory beside it; returns the program's path.
+pub fn install_fake_quire_ci(bin: &Path) -> PathBuf {
+    std::fs::create_dir_all(bin.join("control")).unwrap();
+    let program = bin.join("fake-quire-ci");
+    write_executable(&program, FAKE_QUIRE_CI);
+    program
 }
 
 pub fn write_executable(path: &Path, text: &str) {
