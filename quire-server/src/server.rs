@@ -163,6 +163,9 @@ impl Server {
         if let Some(http) = self.http.take() {
             let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
         }
+        if let Err(error) = self.ci.db().flush_secret_accesses() {
+            tracing::warn!(%error, "cannot record the last secret accesses");
+        }
         tracing::info!("quire stopped");
     }
 }

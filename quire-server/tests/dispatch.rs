@@ -243,7 +243,7 @@ async fn queue_order_and_pending_supersede() {
     );
     assert_eq!(h.db.run(&b1.id).unwrap().unwrap().state, RunState::Pending);
     assert_eq!(h.db.run(&a2.id).unwrap().unwrap().state, RunState::Pending);
-    assert_eq!(h.ci.active_runs(), [blocker.id.clone()]);
+    assert_eq!(h.ci.active_runs(), std::slice::from_ref(&blocker.id));
 
     // A deleted ref creates no run.
     let none =

@@ -56,7 +56,11 @@ async fn wait_for_state(db: &Db, run_id: &str, state: &str) {
         if run.state.as_str() == state {
             return;
         }
-        assert!(Instant::now() < deadline, "run is {} not {state}", run.state);
+        assert!(
+            Instant::now() < deadline,
+            "run is {} not {state}",
+            run.state
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -75,7 +79,9 @@ async fn push_through_hook_creates_run() {
     })
     .await
     .unwrap();
-    let health = reqwest::get(format!("{}/healthz", server.url())).await.unwrap();
+    let health = reqwest::get(format!("{}/healthz", server.url()))
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
 
     let created = stdout(&quire(&data_path, &["repo", "new", "widgets"]));
@@ -91,7 +97,10 @@ async fn push_through_hook_creates_run() {
     let push_err = commit_and_push(&work, &bare, "first");
     let sha = git_output(&work, &["rev-parse", "HEAD"]);
     assert!(push_err.contains("quire: run "), "{push_err}");
-    assert!(push_err.contains("started for refs/heads/main"), "{push_err}");
+    assert!(
+        push_err.contains("started for refs/heads/main"),
+        "{push_err}"
+    );
 
     let db = Db::open(&data.database()).unwrap();
     let runs = db.list_runs(Some("widgets"), 10).unwrap();
@@ -102,7 +111,8 @@ async fn push_through_hook_creates_run() {
     wait_for_state(&db, &runs[0].id, "complete").await;
 
     // `quire ci run`, `list` and `show` against the same server.
-    let started = stdout(&quire(&data_path, &["ci", "run", "widgets", "--json"]));
+    let started =
+        stdout(&quire(&data_path, &["ci", "run", "widgets", "--json"]));
     let started: serde_json::Value = serde_json::from_str(&started).unwrap();
     let second = started["id"].as_str().unwrap().to_string();
     assert_eq!(started["sha"], sha.as_str());
@@ -114,7 +124,8 @@ async fn push_through_hook_creates_run() {
     assert_eq!(list[0]["id"], second.as_str(), "newest first");
     assert_eq!(list[0]["state"], "complete");
 
-    let show = stdout(&quire(&data_path, &["ci", "show", &second[..13], "--json"]));
+    let show =
+        stdout(&quire(&data_path, &["ci", "show", &second[..13], "--json"]));
     let show: serde_json::Value = serde_json::from_str(&show).unwrap();
     assert_eq!(show["run"]["id"], second.as_str());
     assert_eq!(show["jobs"][0]["name"], "build");
@@ -132,8 +143,14 @@ async fn push_through_hook_creates_run() {
     // With the server stopped, a push still succeeds with a warning.
     server.stop().await;
     let push_err = commit_and_push(&work, &bare, "second");
-    assert!(push_err.contains("quire: warning: cannot reach the quire server"), "{push_err}");
-    assert!(push_err.contains("the push succeeded but no run was created"), "{push_err}");
+    assert!(
+        push_err.contains("quire: warning: cannot reach the quire server"),
+        "{push_err}"
+    );
+    assert!(
+        push_err.contains("the push succeeded but no run was created"),
+        "{push_err}"
+    );
     assert_eq!(db.list_runs(None, 10).unwrap().len(), 2);
     let no_server = quire(&data_path, &["ci", "run", "widgets"]);
     assert!(!no_server.status.success());
@@ -155,7 +172,11 @@ fn serve_binary_reports_address() {
     let mut line = String::new();
     let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
     std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-    let url = line.trim().strip_prefix("quire listening on ").unwrap().to_string();
+    let url = line
+        .trim()
+        .strip_prefix("quire listening on ")
+        .unwrap()
+        .to_string();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     assert!(tmp.path().join("data/quire.db").exists());
     assert!(tmp.path().join("data/server.sock").exists());
