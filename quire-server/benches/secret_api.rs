@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use quire_proto::{PushMeta, TransportMode};
 use quire_server::api::{self, ApiState};
 use quire_server::ci::token::RunToken;
-use quire_server::config::{Config, ConfigHandle, SecretSource};
+use quire_server::config::{Config, ConfigHandle, DeclaredSecret};
 use quire_server::db::Db;
 use quire_server::db::runs::RunState;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -62,7 +62,9 @@ async fn bench() {
     for i in 0..50 {
         config.secrets.insert(
             format!("secret_{i}"),
-            SecretSource::literal(format!("value-{i}-0123456789").into_bytes()),
+            DeclaredSecret::literal(
+                format!("value-{i}-0123456789").into_bytes(),
+            ),
         );
     }
     let router = api::router(Arc::new(ApiState {

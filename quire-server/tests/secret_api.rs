@@ -6,7 +6,7 @@ mod common;
 
 use common::Harness;
 use quire_proto::{ApiError, TransportMode};
-use quire_server::config::{Config, SecretSource};
+use quire_server::config::{Config, DeclaredSecret};
 use quire_server::db::runs::{Run, RunState};
 
 async fn harness() -> Harness {
@@ -17,11 +17,11 @@ async fn harness() -> Harness {
     };
     config.secrets.insert(
         "deploy_key".into(),
-        SecretSource::literal(b"k3y-value-0123".to_vec()),
+        DeclaredSecret::literal(b"k3y-value-0123".to_vec()),
     );
     config.secrets.insert(
         "broken".into(),
-        SecretSource::file("/nonexistent/quire-test-secret".into()),
+        DeclaredSecret::file("/nonexistent/quire-test-secret"),
     );
     let h = Harness::start(config).await;
     h.set_mode("hang");
@@ -206,7 +206,7 @@ async fn config_swap_seen_by_next_request() {
     };
     config.secrets.insert(
         "fresh".into(),
-        SecretSource::literal(b"fresh-value-1".to_vec()),
+        DeclaredSecret::literal(b"fresh-value-1".to_vec()),
     );
     h.config.set(config);
     let response = get(&h, &run.id, "fresh", Some(&token)).await;

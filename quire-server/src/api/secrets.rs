@@ -82,7 +82,7 @@ fn answer(
             ),
         );
     };
-    match source.resolve() {
+    match source.reveal(name) {
         Ok(value) => {
             let mut response = value.expose().to_vec().into_response();
             let headers = response.headers_mut();

@@ -46,8 +46,9 @@ pub enum DispatchError {
     RunDir { path: String, reason: String },
     #[error("cannot check out the workspace: {0}")]
     Workspace(#[from] workspace::GitError),
-    #[error("cannot read secret {name}: {reason}")]
-    Secret { name: String, reason: String },
+    /// A declared secret could not be read; the text names it.
+    #[error("{0}")]
+    Secret(String),
     #[error("cannot write the bootstrap file {path}: {reason}")]
     Bootstrap { path: String, reason: String },
     #[error("cannot start quire-ci ({program}): {reason}")]
@@ -103,19 +104,16 @@ fn bootstrap(
 
 fn reveal(
     name: &str,
-    source: &crate::config::SecretSource,
+    source: &crate::config::DeclaredSecret,
 ) -> Result<RevealedString, DispatchError> {
-    let secret_err = |reason: String| DispatchError::Secret {
-        name: name.to_string(),
-        reason,
-    };
-    let value = source.resolve().map_err(|e| secret_err(e.to_string()))?;
+    let value = source
+        .reveal(name)
+        .map_err(|e| DispatchError::Secret(e.to_string()))?;
     let text = std::str::from_utf8(value.expose()).map_err(|_| {
-        secret_err(
-            "the value is not UTF-8 text, which a bootstrap file \
-                    cannot carry"
-                .into(),
-        )
+        DispatchError::Secret(format!(
+            "secret {name}: the value is not UTF-8 text, which a \
+             bootstrap file cannot carry; use the api transport"
+        ))
     })?;
     Ok(RevealedString::new(text.to_string()))
 }

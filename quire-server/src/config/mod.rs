@@ -11,10 +11,11 @@ use std::path::Path;
 use quire_proto::TransportMode;
 
 mod eval;
-pub mod secret_source;
 pub mod watch;
 
-pub use secret_source::{SecretSource, SourceError, SourceKind};
+/// Declared secrets use quire-ci's type, so a local run's `--secrets`
+/// file and the server's config read sources the same way.
+pub use quire_ci::secret::{DeclaredSecret, SecretSpec, SourceError};
 pub use watch::{ConfigHandle, ConfigWatcher};
 
 /// The default TCP port of the HTTP API.
@@ -27,14 +28,14 @@ pub struct Config {
     /// overrides it.
     pub port: u16,
     /// Declared secrets, by name.
-    pub secrets: BTreeMap<String, SecretSource>,
+    pub secrets: BTreeMap<String, DeclaredSecret>,
     /// How secret values reach quire-ci.
     pub transport: TransportMode,
     /// How many runs execute at once; the rest wait in push order.
     pub max_concurrent_runs: usize,
     /// The error-reporting DSN handed to quire-ci in the bootstrap. It
     /// contains a credential, so it is held like a secret.
-    pub sentry_dsn: Option<SecretSource>,
+    pub sentry_dsn: Option<DeclaredSecret>,
 }
 
 impl Default for Config {
