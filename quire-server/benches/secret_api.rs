@@ -107,6 +107,7 @@ async fn load(addr: std::net::SocketAddr, request: &str) -> f64 {
     let count = Arc::new(AtomicU64::new(0));
     let counting = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
+
     let mut tasks = Vec::new();
     for _ in 0..CONNECTIONS {
         let request = request.as_bytes().to_vec();
@@ -126,12 +127,14 @@ async fn load(addr: std::net::SocketAddr, request: &str) -> f64 {
             }
         }));
     }
+
     tokio::time::sleep(WARMUP).await;
     counting.store(true, Ordering::Relaxed);
     let started = Instant::now();
     tokio::time::sleep(MEASURE).await;
     counting.store(false, Ordering::Relaxed);
     let elapsed = started.elapsed();
+
     stop.store(true, Ordering::Relaxed);
     for task in tasks {
         task.await.unwrap();

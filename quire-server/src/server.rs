@@ -33,7 +33,7 @@ pub struct ServeOptions {
     pub config_poll: Duration,
 }
 
-/// Why the server could not start.
+/// A failure to start the server.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("cannot create the data directory {path}: {reason}")]
@@ -137,12 +137,12 @@ impl Server {
         })
     }
 
-    /// The address the API listens on.
+    /// Returns the address the API listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// The API's base URL.
+    /// Returns the API's base URL.
     pub fn url(&self) -> String {
         format!("http://{}", reachable(self.addr))
     }
@@ -183,7 +183,7 @@ fn bind_addr(bind: Option<&str>, port: u16) -> Result<SocketAddr, ServeError> {
     }
 }
 
-/// The address a local quire-ci uses to reach a listener on `addr`.
+/// Returns the address a local quire-ci uses to reach a listener on `addr`.
 fn reachable(addr: SocketAddr) -> SocketAddr {
     match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => {

@@ -189,7 +189,8 @@ async fn supersede_kills_active_run() {
     h.wait_recorded(&first.id, "child_pid").await;
     let pid: i32 = h.recorded(&first.id, "pid").parse().unwrap();
     let child: i32 = h.recorded(&first.id, "child_pid").parse().unwrap();
-    assert!(alive(pid) && alive(child));
+    assert!(alive(pid), "quire-ci is not running");
+    assert!(alive(child), "its command is not running");
 
     h.set_mode("finish");
     let sha = h.commit("widgets", "refs/heads/main", "three");

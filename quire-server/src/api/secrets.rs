@@ -1,6 +1,6 @@
 //! `GET /api/runs/{run_id}/secrets/{name}`.
 //!
-//! The checks run in a fixed order, and each answer is recorded in
+//! The checks run in a fixed order, and each response is recorded in
 //! `secret_accesses`:
 //!
 //! 1. The bearer token must match the run's stored hash and the run
@@ -27,7 +27,7 @@ use crate::ci::token;
 use crate::db::runs::RunState;
 use crate::db::secret_access::AccessResult;
 
-/// The one answer to every authentication failure.
+/// The one message for every authentication failure.
 const UNAUTHORIZED: &str =
     "this request needs the bearer token of an active run";
 
@@ -36,7 +36,7 @@ pub async fn get_secret(
     Path((run_id, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let (result, response) = answer(&api, &run_id, &name, &headers);
+    let (result, response) = respond(&api, &run_id, &name, &headers);
     if let Err(error) =
         api.db.record_secret_access(&run_id, None, &name, result)
     {
@@ -45,7 +45,7 @@ pub async fn get_secret(
     response
 }
 
-fn answer(
+fn respond(
     api: &ApiState,
     run_id: &str,
     name: &str,

@@ -28,7 +28,7 @@ use crate::paths::{DataDir, RunDir};
 /// The environment variable that carries the run's token.
 pub const TOKEN_ENV: &str = "QUIRE_CI_TOKEN";
 
-/// How the server starts quire-ci.
+/// Settings for starting quire-ci.
 #[derive(Debug, Clone)]
 pub struct RunnerSettings {
     /// The `quire-ci` program.
@@ -38,7 +38,7 @@ pub struct RunnerSettings {
     pub server_url: String,
 }
 
-/// Why a run could not be handed to quire-ci. The text becomes the
+/// A failure to hand a run to quire-ci. The text becomes the
 /// run's failure reason, so it never contains a value.
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
@@ -118,7 +118,7 @@ fn reveal(
     Ok(RevealedString::new(text.to_string()))
 }
 
-/// A random 128-bit trace id in hex, for the error-reporting handoff.
+/// Returns a random 128-bit trace id in hex, for the error-reporting handoff.
 fn trace_id() -> String {
     let mut bytes = [0u8; 16];
     // A trace id is not a credential; on the unlikely failure of the
@@ -155,7 +155,7 @@ fn write_bootstrap(
     Ok(())
 }
 
-/// The arguments quire-ci is started with.
+/// Builds the arguments quire-ci is started with.
 pub fn runner_args(
     run: &Run,
     dir: &RunDir,

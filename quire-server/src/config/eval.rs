@@ -133,7 +133,7 @@ fn sandbox() -> mlua::Result<Lua> {
     Ok(lua)
 }
 
-/// The message of a Lua error without mlua's traceback.
+/// Returns the message of a Lua error without mlua's traceback.
 fn lua_error_text(err: &mlua::Error) -> String {
     match err {
         mlua::Error::CallbackError { cause, .. } => lua_error_text(cause),
@@ -362,7 +362,7 @@ impl Converter<'_> {
         Ok(secrets)
     }
 
-    /// A literal string, `{:file PATH}` or `{:env NAME}`.
+    /// Reads a source: a literal string, `{:file PATH}` or `{:env NAME}`.
     fn source(
         &self,
         path: &str,

@@ -29,7 +29,7 @@ pub struct Config {
     pub port: u16,
     /// Declared secrets, by name.
     pub secrets: BTreeMap<String, DeclaredSecret>,
-    /// How secret values reach quire-ci.
+    /// The secret transport that carries values to quire-ci.
     pub transport: TransportMode,
     /// How many runs execute at once; the rest wait in push order.
     pub max_concurrent_runs: usize,
@@ -50,7 +50,7 @@ impl Default for Config {
     }
 }
 
-/// Why a config file was rejected. Each message names the file, and
+/// A rejected config file. Each message names the file, and
 /// the key or line where that is known.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {

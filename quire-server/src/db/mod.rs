@@ -122,7 +122,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), DbError> {
     Ok(())
 }
 
-/// The current time as stored in the database.
+/// Returns the current time as stored in the database.
 pub fn now() -> String {
     quire_proto::time::format_rfc3339_nanos(std::time::SystemTime::now())
 }

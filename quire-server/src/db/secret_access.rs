@@ -5,8 +5,8 @@
 //! a request only queues its row, and the thread commits whatever has
 //! queued up in one transaction. A commit per request would cap the
 //! secret endpoint at the rate of WAL appends. Reads through [`Db`]
-//! flush the queue first, so this process always sees its own rows;
-//! another process sees them after the next commit, a few
+//! flush the queue first, so this process always reads its own rows;
+//! another process reads them after the next commit, a few
 //! microseconds later.
 
 use std::sync::mpsc;
@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::{Db, DbError, now};
 
-/// How a request for a secret ended.
+/// The outcome of a request for a secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AccessResult {
@@ -75,7 +75,7 @@ struct PendingRow {
 
 enum Message {
     Row(PendingRow),
-    /// Answered once every row queued before it is committed.
+    /// Acknowledged once every row queued before it is committed.
     Flush(mpsc::SyncSender<()>),
 }
 
