@@ -4,7 +4,7 @@
 //! The bootstrap file is created exclusively (`O_EXCL`) with mode 0600,
 //! so no other file can be substituted for it and no other user can
 //! read it. In the `api` transport its `secrets` map is empty and
-//! quire-ci asks the API for each value. The token goes only into the
+//! quire-ci requests each value from the API. The token goes only into the
 //! child's `QUIRE_CI_TOKEN` variable, never into argv, a file or a log.
 //! quire-ci starts in its own process group so that superseding the
 //! run can kill it and every command it started.
