@@ -98,7 +98,7 @@ async fn push_through_hook_creates_run() {
     let sha = git_output(&work, &["rev-parse", "HEAD"]);
     assert!(push_err.contains("quire: run "), "{push_err}");
     assert!(
-        push_err.contains("started for refs/heads/main"),
+        push_err.contains("created for refs/heads/main"),
         "{push_err}"
     );
 
@@ -131,6 +131,8 @@ async fn push_through_hook_creates_run() {
     assert_eq!(show["jobs"][0]["name"], "build");
     assert_eq!(show["jobs"][0]["outcome"], "complete");
     assert_eq!(show["jobs"][0]["commands"][0]["cmd"], "make");
+    let output = show["runner_output"].as_str().unwrap();
+    assert!(output.contains("fake quire-ci in mode finish"), "{output}");
     let text = stdout(&quire(&data_path, &["ci", "show", &second]));
     assert!(text.contains("job build  complete"), "{text}");
     assert!(text.contains("$ make  (exit 0)"), "{text}");

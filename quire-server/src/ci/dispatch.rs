@@ -150,8 +150,9 @@ fn write_bootstrap(
         .map_err(fail)?;
     let mut json = zeroize::Zeroizing::new(bootstrap.to_json());
     json.push('\n');
+    // No fsync: the file lives for milliseconds, and after a crash
+    // reconcile deletes it and fails the run anyway.
     file.write_all(json.as_bytes()).map_err(fail)?;
-    file.sync_all().map_err(fail)?;
     Ok(())
 }
 

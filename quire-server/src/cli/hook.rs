@@ -39,7 +39,7 @@ pub(super) fn post_receive(
                 eprintln!("quire: warning: no run created: {error}");
             }
             for run in reply.runs {
-                eprintln!("quire: run {} started for {}", run.id, run.ref_name);
+                eprintln!("quire: run {} created for {}", run.id, run.ref_name);
             }
         }
         Err(error) => {
