@@ -62,6 +62,7 @@ pub struct Server {
     shutdown: Option<oneshot::Sender<()>>,
     http: Option<JoinHandle<()>>,
     socket: JoinHandle<()>,
+    queue: JoinHandle<()>,
     _watcher: ConfigWatcher,
 }
 
@@ -125,6 +126,7 @@ impl Server {
             }
         });
         ci.pump();
+        let queue = tokio::spawn(pump_every_second(ci.clone()));
         tracing::info!(%addr, data_dir = %data.root().display(), "quire started");
         Ok(Server {
             addr,
@@ -133,6 +135,7 @@ impl Server {
             shutdown: Some(shutdown),
             http: Some(http),
             socket,
+            queue,
             _watcher: watcher,
         })
     }
@@ -155,6 +158,7 @@ impl Server {
     /// processes; their runs are failed at the next start.
     pub async fn stop(mut self) {
         self.socket.abort();
+        self.queue.abort();
         let _ = std::fs::remove_file(self.data.socket());
         self.ci.kill_all();
         if let Some(shutdown) = self.shutdown.take() {
@@ -167,6 +171,16 @@ impl Server {
             tracing::warn!(%error, "cannot record the last secret accesses");
         }
         tracing::info!("quire stopped");
+    }
+}
+
+/// Starts waiting runs now and then, so that raising
+/// `max-concurrent-runs` in the config takes effect without a push.
+async fn pump_every_second(ci: Ci) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        ticks.tick().await;
+        ci.pump();
     }
 }
 

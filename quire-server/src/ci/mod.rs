@@ -16,7 +16,7 @@ use quire_proto::{PushMeta, RunOutcome};
 use crate::config::ConfigHandle;
 use crate::db::runs::{Run, RunState};
 use crate::db::{Db, DbError};
-use crate::paths::DataDir;
+use crate::paths::{DataDir, validate_repo_name};
 
 pub mod dispatch;
 pub mod ingest;
@@ -46,6 +46,8 @@ pub enum CiError {
     UnknownRepo(String),
     #[error(transparent)]
     Git(#[from] workspace::GitError),
+    #[error("{0}")]
+    InvalidRepo(String),
 }
 
 /// The run manager; cheap to clone.
@@ -124,6 +126,7 @@ impl Ci {
         repo: &str,
         updates: &[RefUpdate],
     ) -> Result<Vec<Run>, CiError> {
+        validate_repo_name(repo).map_err(CiError::InvalidRepo)?;
         if !self.inner.data.repo(repo).is_dir() {
             return Err(CiError::UnknownRepo(repo.into()));
         }
@@ -157,6 +160,7 @@ impl Ci {
         repo: &str,
         reference: Option<&str>,
     ) -> Result<Run, CiError> {
+        validate_repo_name(repo).map_err(CiError::InvalidRepo)?;
         let git_dir = self.inner.data.repo(repo);
         if !git_dir.is_dir() {
             return Err(CiError::UnknownRepo(repo.into()));
