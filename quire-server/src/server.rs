@@ -127,7 +127,11 @@ impl Server {
         });
         ci.pump();
         let queue = tokio::spawn(pump_every_second(ci.clone()));
-        tracing::info!(%addr, data_dir = %data.root().display(), "quire started");
+        tracing::info!(
+            %addr,
+            data_dir = %data.root().display(),
+            "quire started",
+        );
         Ok(Server {
             addr,
             ci,

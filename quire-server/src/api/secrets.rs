@@ -97,14 +97,20 @@ fn respond(
             (AccessResult::Granted, response)
         }
         Err(error) => {
-            tracing::error!(run_id, secret = name, %error, "cannot read a declared secret");
+            tracing::error!(
+                run_id,
+                secret = name,
+                %error,
+                "cannot read a declared secret",
+            );
             (
                 AccessResult::SourceError,
                 error_response(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "secret_unavailable",
                     format!(
-                        "secret {name} is declared but could not be read; see the server log"
+                        "secret {name} is declared but could not be read; \
+                         see the server log"
                     ),
                 ),
             )

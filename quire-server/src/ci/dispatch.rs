@@ -230,7 +230,11 @@ pub fn kill_group(pgid: u32) {
     if rc != 0 {
         let error = std::io::Error::last_os_error();
         if error.raw_os_error() != Some(libc::ESRCH) {
-            tracing::warn!(pgid, %error, "cannot kill quire-ci's process group");
+            tracing::warn!(
+                pgid,
+                %error,
+                "cannot kill quire-ci's process group",
+            );
         }
     }
 }

@@ -38,7 +38,10 @@ impl Ci {
             remove_bootstrap(&dir);
             ingest::ingest(db, &run.id, &dir)?;
             db.set_runner_pid(&run.id, None)?;
-            tracing::warn!(run_id = %run.id, "run was active when the server stopped; marked failed");
+            tracing::warn!(
+                run_id = %run.id,
+                "run was active when the server stopped; marked failed",
+            );
         }
         let pending = db.runs_in_state(RunState::Pending)?.len();
         if pending > 0 {

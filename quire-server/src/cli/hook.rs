@@ -17,7 +17,8 @@ pub(super) fn post_receive(
 ) -> Result<(), String> {
     let Some(repo) = repo.or_else(repo_from_cwd) else {
         eprintln!(
-            "quire: warning: cannot tell which repository this is; pass --repo NAME"
+            "quire: warning: cannot tell which repository this is; \
+             pass --repo NAME"
         );
         return Ok(());
     };
@@ -44,7 +45,8 @@ pub(super) fn post_receive(
         }
         Err(error) => {
             eprintln!(
-                "quire: warning: {error}; the push succeeded but no run was created"
+                "quire: warning: {error}; the push succeeded but no run \
+                 was created"
             );
         }
     }

@@ -400,10 +400,16 @@ impl Converter<'_> {
             // with the wrong type, and error messages are logged.
             other => Err(self.invalid(
                 path,
-                format!("{shape}, got a {}", other.type_name()),
+                format!("{shape}, got {}", with_article(other.type_name())),
             )),
         }
     }
+}
+
+/// Prefixes a type name with "a" or "an".
+fn with_article(name: &str) -> String {
+    let vowel = name.starts_with(['a', 'e', 'i', 'o', 'u']);
+    format!("{} {name}", if vowel { "an" } else { "a" })
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -510,7 +516,7 @@ mod tests {
             ),
             (
                 "return {secrets = {k = 12345678}}",
-                ":secrets :k: expected a string, {:file PATH} or {:env NAME}, got a integer",
+                ":secrets :k: expected a string, {:file PATH} or {:env NAME}, got an integer",
             ),
             (
                 "return {secrets = {k = {}}}",
