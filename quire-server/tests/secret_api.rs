@@ -86,6 +86,12 @@ async fn every_status_code() {
         body.error
     );
 
+    let undecodable = get(&h, &run.id, "bad%FFname", Some(&token)).await;
+    assert_eq!(undecodable.status(), 400);
+    assert_eq!(error_body(undecodable).await.code, "invalid_name");
+    let undecodable = get(&h, &run.id, "bad%FFname", None).await;
+    assert_eq!(undecodable.status(), 401);
+
     let broken = get(&h, &run.id, "broken", Some(&token)).await;
     assert_eq!(broken.status(), 500);
     let body = error_body(broken).await;
@@ -111,6 +117,8 @@ async fn every_status_code() {
             "deploy_key granted",
             "nope unknown_secret",
             "bad name invalid_name",
+            "bad%FFname invalid_name",
+            "bad%FFname unauthorized",
             "broken source_error"
         ]
     );

@@ -17,8 +17,9 @@
 
 use std::sync::Arc;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use quire_proto::secret_api::validate_secret_name;
 
@@ -33,10 +34,37 @@ const UNAUTHORIZED: &str =
 
 pub async fn get_secret(
     State(api): State<Arc<ApiState>>,
-    Path((run_id, name)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let (result, response) = respond(&api, &run_id, &name, &headers);
+    let (run_id, name, result, response) = match path {
+        Ok(Path((run_id, name))) => {
+            let (result, response) = respond(&api, &run_id, &name, &headers);
+            (run_id, name, result, response)
+        }
+        // A segment that does not decode to UTF-8: the name is invalid,
+        // but the token is still checked first.
+        Err(_) => {
+            let (run_id, name) = raw_segments(uri.path());
+            let (result, response) = if authorized(&api, &run_id, &headers) {
+                (
+                    AccessResult::InvalidName,
+                    error_response(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_name",
+                        format!(
+                            "invalid secret name {name:?}: use only ASCII \
+                             letters, digits, `_`, `-` and `.`"
+                        ),
+                    ),
+                )
+            } else {
+                unauthorized()
+            };
+            (run_id, name, result, response)
+        }
+    };
     if let Err(error) =
         api.db.record_secret_access(&run_id, None, &name, result)
     {
@@ -52,14 +80,7 @@ fn respond(
     headers: &HeaderMap,
 ) -> (AccessResult, Response) {
     if !authorized(api, run_id, headers) {
-        return (
-            AccessResult::Unauthorized,
-            error_response(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                UNAUTHORIZED,
-            ),
-        );
+        return unauthorized();
     }
     if let Err(invalid) = validate_secret_name(name) {
         return (
@@ -116,6 +137,22 @@ fn respond(
             )
         }
     }
+}
+
+fn unauthorized() -> (AccessResult, Response) {
+    (
+        AccessResult::Unauthorized,
+        error_response(StatusCode::UNAUTHORIZED, "unauthorized", UNAUTHORIZED),
+    )
+}
+
+/// Splits `/api/runs/{run_id}/secrets/{name}` without decoding, for a
+/// path whose segments do not decode.
+fn raw_segments(path: &str) -> (String, String) {
+    let mut parts = path.trim_start_matches('/').split('/').skip(2);
+    let run_id = parts.next().unwrap_or_default().to_string();
+    let name = parts.nth(1).unwrap_or_default().to_string();
+    (run_id, name)
 }
 
 /// Checks the bearer token against the run's stored hash; only an
