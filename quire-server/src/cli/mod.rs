@@ -25,7 +25,12 @@ pub const EXIT_FAILURE: u8 = 1;
 #[command(name = "quire", version, about)]
 pub struct Cli {
     /// The data directory: config, database, repositories and runs.
-    #[arg(long, global = true, env = "QUIRE_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    #[arg(
+        long,
+        global = true,
+        env = "QUIRE_DATA_DIR",
+        default_value = DEFAULT_DATA_DIR
+    )]
     pub data_dir: PathBuf,
     #[command(subcommand)]
     pub command: Command,
