@@ -6,7 +6,7 @@ use std::process::Command;
 use integration::binaries::binaries;
 
 #[test]
-#[ignore = "needs the Fennel compiler and the api transport on main"]
+#[ignore = "needs the api transport in quire-ci run"]
 fn demo_shows_redacted_run() {
     let cwd = tempfile::tempdir().unwrap();
     let output = Command::new(&binaries().quire)

@@ -4,12 +4,12 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use integration::Quire;
 use integration::http::get;
 use integration::pipeline::{
     capture_runner, config, fennel_string, wait_for_path,
 };
 use integration::quire::{process_exists, wait_for_file};
+use integration::{Quire, in_both_transports};
 
 const QUICK: &str = r#"(local ci (require :quire.ci))
 
@@ -63,10 +63,8 @@ fn is_zombie(pid: i32) -> bool {
         .unwrap_or(true)
 }
 
-#[test]
-#[ignore = "needs the Fennel compiler and the api transport on main"]
-fn push_supersedes_active_run() {
-    let quire = Quire::start(&config("api", ""));
+fn push_supersedes_active_run(transport: &str) {
+    let quire = Quire::start(&config(transport, ""));
     let scratch = quire.scratch();
     let repo = quire.new_repo("widgets");
     repo.write(".quire/ci.fnl", &holding_pipeline(&scratch, "one"));
@@ -88,9 +86,13 @@ fn push_supersedes_active_run() {
     assert!(runs[1].job_log("quick").contains("second push"));
     wait_until_gone(pid);
 }
+in_both_transports!(
+    push_supersedes_active_run,
+    filesystem: ,
+    api: #[ignore = "needs the api transport in quire-ci run"]
+);
 
 #[test]
-#[ignore = "needs the Fennel compiler on main"]
 fn quick_pushes_supersede_first() {
     let quire = Quire::start(&config("filesystem", ""));
     let scratch = quire.scratch();
@@ -123,7 +125,6 @@ const BROKEN: &str = r#"(local ci (require :quire.ci))
 "#;
 
 #[test]
-#[ignore = "needs the Fennel compiler on main"]
 fn syntax_error_names_location() {
     let quire = Quire::start(&config("filesystem", ""));
     let repo = quire.new_repo("widgets");
@@ -166,7 +167,6 @@ fn assert_reconciled(quire: &Quire, run_id: &str, token: &str) {
 }
 
 #[test]
-#[ignore = "needs the Fennel compiler on main"]
 fn stop_fails_active_run() {
     let mut quire = Quire::start(&config("filesystem", ""));
     let (run_id, pid, token) = start_held_run(&quire);
@@ -200,7 +200,6 @@ fn stop_then_start_reconciles_run() {
 }
 
 #[test]
-#[ignore = "needs the Fennel compiler on main"]
 fn restart_after_crash_kills_runner() {
     let mut quire = Quire::start(&config("filesystem", ""));
     let (run_id, pid, token) = start_held_run(&quire);

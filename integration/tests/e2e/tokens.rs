@@ -97,14 +97,12 @@ fn tokens_die_and_stay_bound(transport: &str) {
 }
 in_both_transports!(
     tokens_die_and_stay_bound,
-    filesystem: #[ignore = "needs the Fennel compiler on main"],
-    api: #[ignore = "needs the Fennel compiler and the api transport on main"]
+    filesystem: ,
+    api: #[ignore = "needs the api transport in quire-ci run"]
 );
 
-#[test]
-#[ignore = "needs the Fennel compiler and the api transport on main"]
-fn killed_runner_fails_run() {
-    let quire = Quire::start(&config("api", &secrets()));
+fn killed_runner_fails_run(transport: &str) {
+    let quire = Quire::start(&config(transport, &secrets()));
     let scratch = quire.scratch();
     let repo = quire.new_repo("widgets");
     repo.write(".quire/ci.fnl", &capturing_pipeline(&scratch, "k", true));
@@ -137,6 +135,11 @@ fn killed_runner_fails_run() {
     integration::quire::kill_group(pid, libc::SIGKILL);
     assert!(!process_exists(pid) || is_zombie(pid), "quire-ci is gone");
 }
+in_both_transports!(
+    killed_runner_fails_run,
+    filesystem: ,
+    api: #[ignore = "needs the api transport in quire-ci run"]
+);
 
 fn is_zombie(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
