@@ -169,6 +169,11 @@ impl Demo {
         self.server.as_ref().expect("the server runs until stop")
     }
 
+    /// The server's database, for reading runs as they change.
+    pub fn db(&self) -> &std::sync::Arc<crate::db::Db> {
+        self.server().ci().db()
+    }
+
     /// Creates the demo repository, commits `files` in a fresh
     /// checkout and pushes them; returns the run the push created.
     pub fn push(&self, files: &[(&str, &str)]) -> Result<Run, DemoError> {
@@ -193,7 +198,7 @@ impl Demo {
             &["push", "--quiet", &bare, "HEAD:refs/heads/main"],
         )?;
 
-        let db = self.server().ci().db();
+        let db = self.db();
         db.list_runs(Some(REPO), 1)?
             .into_iter()
             .next()
@@ -206,7 +211,7 @@ impl Demo {
         run_id: &str,
         timeout: Duration,
     ) -> Result<Run, DemoError> {
-        let db = self.server().ci().db();
+        let db = self.db();
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(run) = db.run(run_id)?
