@@ -65,6 +65,8 @@ pub enum DemoError {
         dir: String,
         reason: String,
     },
+    #[error("cannot catch stop signals: {0}")]
+    Signal(std::io::Error),
     #[error("the push created no run; the server log above says why")]
     NoRun,
     #[error("cannot read the run: {0}")]
@@ -80,7 +82,13 @@ pub enum DemoError {
     },
 }
 
-/// Where a demo lives and which programs it uses.
+/// Handlers for the signals that stop a kept demo.
+pub struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+/// The paths of a demo and the programs it uses.
 #[derive(Debug, Clone)]
 pub struct DemoPaths {
     /// The temporary directory holding `data/` and `checkout/`.
@@ -160,7 +168,7 @@ impl Demo {
         &self.paths
     }
 
-    /// The API's base URL.
+    /// Returns the API's base URL.
     pub fn url(&self) -> String {
         self.server().url()
     }
@@ -169,7 +177,7 @@ impl Demo {
         self.server.as_ref().expect("the server runs until stop")
     }
 
-    /// The server's database, for reading runs as they change.
+    /// Returns the server's database, for reading runs as they change.
     pub fn db(&self) -> &std::sync::Arc<crate::db::Db> {
         self.server().ci().db()
     }
@@ -235,18 +243,28 @@ impl Demo {
         }
     }
 
-    /// Blocks until Ctrl-C or SIGTERM.
-    pub fn wait_for_signal(&self) {
+    /// Installs handlers for Ctrl-C (SIGINT) and SIGTERM. From this
+    /// call on, those signals are caught, so a caller installs them
+    /// before it tells the user to press Ctrl-C.
+    pub fn catch_stop_signals(&self) -> Result<StopSignals, DemoError> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let _entered = self.runtime.enter();
+        let interrupt =
+            signal(SignalKind::interrupt()).map_err(DemoError::Signal)?;
+        let terminate =
+            signal(SignalKind::terminate()).map_err(DemoError::Signal)?;
+        Ok(StopSignals {
+            interrupt,
+            terminate,
+        })
+    }
+
+    /// Blocks until one of `signals` arrives.
+    pub fn wait_for(&self, mut signals: StopSignals) {
         self.runtime.block_on(async {
-            use tokio::signal::unix::{SignalKind, signal};
-            match signal(SignalKind::terminate()) {
-                Ok(mut term) => tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                },
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
+            tokio::select! {
+                _ = signals.interrupt.recv() => {}
+                _ = signals.terminate.recv() => {}
             }
         });
     }

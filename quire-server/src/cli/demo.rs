@@ -30,11 +30,12 @@ pub(super) fn demo(args: DemoArgs) -> Result<(), String> {
         data.root().display()
     );
     if args.keep {
+        let signals = demo.catch_stop_signals().map_err(|e| e.to_string())?;
         println!(
             "the server keeps running at {}; press Ctrl-C to stop it",
             demo.url()
         );
-        demo.wait_for_signal();
+        demo.wait_for(signals);
     }
     demo.stop();
     result
