@@ -55,7 +55,6 @@ fn push_and_show(demo: &Demo, data: &DataDir) -> Result<(), String> {
             json: false,
         },
     )?;
-    print_job_logs(data, &run.repo, &run.id);
     if run.state == RunState::Complete {
         return Ok(());
     }
@@ -66,32 +65,6 @@ fn push_and_show(demo: &Demo, data: &DataDir) -> Result<(), String> {
         std::fs::read_to_string(&runner_log).unwrap_or_default()
     );
     Err(format!("the demo run ended {}", run.state))
-}
-
-/// Prints the lines jobs wrote with `(log ...)`, which `ci show` does
-/// not include.
-fn print_job_logs(data: &DataDir, repo: &str, run_id: &str) {
-    let jobs = data.run_dir(repo, run_id).root().join("jobs");
-    let Ok(entries) = std::fs::read_dir(&jobs) else {
-        return;
-    };
-    let mut logs: Vec<PathBuf> = entries
-        .flatten()
-        .map(|entry| entry.path().join("job.log"))
-        .filter(|path| path.is_file())
-        .collect();
-    logs.sort();
-    for path in logs {
-        let job = path
-            .parent()
-            .and_then(|dir| dir.file_name())
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        println!("\n(log ...) lines of job {job}");
-        for line in std::fs::read_to_string(&path).unwrap_or_default().lines() {
-            println!("  | {line}");
-        }
-    }
 }
 
 /// `quire-ci` in the directory of the running `quire`, if it is built.
