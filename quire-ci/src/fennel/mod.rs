@@ -21,6 +21,7 @@ mod ast;
 mod compiler;
 mod diagnostics;
 mod lua_text;
+mod number;
 mod reader;
 mod scope;
 pub mod view;

@@ -12,11 +12,16 @@
 
 mod calls;
 mod destructure;
+mod expr;
 mod forms;
+mod functions;
 mod loops;
+mod match_try;
+mod names;
 mod ops;
 mod patterns;
 mod rewrite;
+mod specials;
 
 use std::collections::HashSet;
 
@@ -28,92 +33,9 @@ use super::scope::{BindKind, Scopes};
 
 pub type R<T> = Result<T, Diag>;
 
-/// Where a form's values go.
-#[derive(Debug, Clone, Copy)]
-pub enum Pos<'p> {
-    /// Evaluate for side effects only.
-    Stmt,
-    /// Return the values from the enclosing function.
-    Tail,
-    /// Produce expressions: `Some(n)` values, or `None` for all of them.
-    Expr(Option<usize>),
-    /// Assign the values to these already declared Lua locals.
-    Assign(&'p [String]),
-}
-
-/// What a piece of Lua expression text is, for parenthesising and for
-/// knowing how many values it can produce.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EKind {
-    /// A constant: no side effects, not usable as a prefix.
-    Lit,
-    /// A local, global or field access: usable as a prefix.
-    Name,
-    /// A function call: may produce any number of values.
-    Call,
-    /// `...`.
-    Varg,
-    /// Any other single-valued expression, wrapped in parentheses when
-    /// used as a prefix.
-    Single,
-}
-
-#[derive(Debug, Clone)]
-pub struct Expr {
-    pub code: String,
-    pub kind: EKind,
-}
-
-impl Expr {
-    pub fn new(code: impl Into<String>, kind: EKind) -> Expr {
-        Expr {
-            code: code.into(),
-            kind,
-        }
-    }
-
-    pub fn nil() -> Expr {
-        Expr::new("nil", EKind::Lit)
-    }
-
-    /// Returns the text usable before `.x`, `[k]`, `(args)` or `:m()`.
-    pub fn prefix(&self) -> String {
-        match self.kind {
-            EKind::Name | EKind::Call => self.code.clone(),
-            _ => format!("({})", self.code),
-        }
-    }
-
-    /// Returns text that yields exactly one value even at a list end.
-    pub fn single(&self) -> String {
-        match self.kind {
-            EKind::Call | EKind::Varg => format!("({})", self.code),
-            _ => self.code.clone(),
-        }
-    }
-
-    pub fn is_multi(&self) -> bool {
-        matches!(self.kind, EKind::Call | EKind::Varg)
-    }
-
-    /// Returns whether evaluating this twice is the same as once.
-    pub fn is_pure(&self) -> bool {
-        matches!(self.kind, EKind::Lit)
-            || (self.kind == EKind::Name && !self.code.contains(['.', '[']))
-    }
-}
-
-/// Joins expressions into a Lua expression list.
-pub fn join(exprs: &[Expr]) -> String {
-    let mut out = String::new();
-    for (i, e) in exprs.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push_str(&e.code);
-    }
-    out
-}
+pub use expr::{EKind, Expr, Pos, join};
+use names::closest_name;
+pub use names::{local_name, push_field, split_multi};
 
 pub struct Compiler<'a> {
     pub opts: &'a CompileOptions,
@@ -472,7 +394,7 @@ impl<'a> Compiler<'a> {
         if let Some(lua) = self.scope.global(name) {
             return Ok(lua.to_owned());
         }
-        if forms::is_special(name) {
+        if specials::is_special(name) {
             return Err(Diag::new(
                 span,
                 format!("special form `{name}` used as a value"),
@@ -529,7 +451,7 @@ impl<'a> Compiler<'a> {
                 "bind a plain name; use `set` to change a field",
             ));
         }
-        if forms::is_special(name) {
+        if specials::is_special(name) {
             return Err(Diag::new(
                 node.span,
                 format!("local `{name}` would shadow a special form"),
@@ -555,80 +477,5 @@ impl<'a> Compiler<'a> {
         }
         let exprs = vec![self.call(node, items)?];
         self.deliver(node.line, exprs, pos)
-    }
-}
-
-/// Globals that generated code calls. A user local with one of these
-/// names gets a trailing `_` in Lua, so generated calls still reach
-/// the global.
-const HELPER_GLOBALS: &[&str] = &["type", "error", "table", "pcall"];
-
-/// Returns the Lua name of a new local for the Fennel name `name`.
-pub fn local_name(name: &str) -> String {
-    if let Some(number) = name.strip_prefix("\u{0}g") {
-        return format!("_{number}_");
-    }
-    let lua = mangle(name);
-    if HELPER_GLOBALS.contains(&lua.as_str()) {
-        lua + "_"
-    } else {
-        lua
-    }
-}
-
-/// Returns the candidate nearest to `name` by edit distance, when it is
-/// close enough to be a likely misspelling.
-fn closest_name<'n>(
-    name: &str,
-    candidates: impl Iterator<Item = &'n str>,
-) -> Option<&'n str> {
-    let limit = (name.chars().count() / 3).clamp(1, 3);
-    candidates
-        .filter(|c| !c.starts_with('\u{0}') && *c != name)
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min()
-        .map(|(_, c)| c)
-}
-
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous + usize::from(ca != *cb);
-            previous = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
-}
-
-/// Splits `a.b.c` into `a` and `[b, c]`; a lone `.` or `..` stays whole.
-pub fn split_multi(name: &str) -> (&str, Vec<&str>) {
-    if name.starts_with('.') || name.ends_with('.') || !name.contains('.') {
-        return (name, Vec::new());
-    }
-    let mut parts = name.split('.');
-    let base = parts.next().expect("split yields one part");
-    (base, parts.collect())
-}
-
-/// Appends `.field` or `["field"]` (or `[n]` for digits) to `code`.
-pub fn push_field(code: &mut String, field: &str) {
-    if lua_text::is_identifier(field) {
-        code.push('.');
-        code.push_str(field);
-    } else if !field.is_empty() && field.bytes().all(|b| b.is_ascii_digit()) {
-        code.push('[');
-        code.push_str(field);
-        code.push(']');
-    } else {
-        code.push('[');
-        lua_text::push_string_literal(code, field.as_bytes());
-        code.push(']');
     }
 }

@@ -6,7 +6,7 @@
 //! `or` whose later operands need statements fall back to `if`
 //! statements, so short-circuiting still holds.
 
-use super::forms::single_valued;
+use super::specials::single_valued;
 use super::{Compiler, EKind, Expr, Pos, R};
 use crate::fennel::ast::Node;
 use crate::fennel::diagnostics::Diag;
