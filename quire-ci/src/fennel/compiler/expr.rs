@@ -1,6 +1,6 @@
 //! Compiled Lua expressions and the positions forms compile for.
 
-/// Where a form's values go.
+/// The destination of a form's values.
 #[derive(Debug, Clone, Copy)]
 pub enum Pos<'p> {
     /// Evaluate for side effects only.
@@ -13,8 +13,8 @@ pub enum Pos<'p> {
     Assign(&'p [String]),
 }
 
-/// What a piece of Lua expression text is, for parenthesising and for
-/// knowing how many values it can produce.
+/// The kind of a piece of Lua expression text, which decides where it
+/// needs parentheses and how many values it can produce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EKind {
     /// A constant: no side effects, not usable as a prefix.

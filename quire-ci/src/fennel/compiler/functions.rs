@@ -161,9 +161,9 @@ impl Compiler<'_> {
                     None => true,
                 };
                 if checked {
-                    let shown = p.sym().unwrap_or("argument");
+                    let param_name = p.sym().unwrap_or("argument");
                     let msg = format!(
-                        "Missing argument {shown} on {}:{}",
+                        "Missing argument {param_name} on {}:{}",
                         self.opts.filename, p.line
                     );
                     let msg = lua_text::string_literal(msg.as_bytes());

@@ -2,7 +2,7 @@
 //! the first value that does not match.
 //!
 //! Each step is rewritten into a `let` that captures the step's values
-//! and a `match` or `case` whose success clause holds the next step.
+//! and a `match` or `case` whose success clause contains the next step.
 //! Values that match no step go to the `catch` clauses, or are
 //! returned unchanged when there are none.
 

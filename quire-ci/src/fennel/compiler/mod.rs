@@ -185,7 +185,8 @@ impl<'a> Compiler<'a> {
 
     /// Runs `write`, which compiles statements for a given position, for
     /// a form used in position `pos`, hoisting it when `pos` wants
-    /// expressions. `single` says the form yields exactly one value.
+    /// expressions. `single` is true when the form yields exactly one
+    /// value.
     pub fn statement_form(
         &mut self,
         line: u32,

@@ -52,7 +52,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// Splits `a.b.c` into `a` and `[b, c]`; a lone `.` or `..` stays whole.
+/// Splits `a.b.c` into `a` and `[b, c]`. A lone `.` or `..` stays whole.
 pub fn split_multi(name: &str) -> (&str, Vec<&str>) {
     if name.starts_with('.') || name.ends_with('.') || !name.contains('.') {
         return (name, Vec::new());

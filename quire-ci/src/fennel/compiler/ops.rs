@@ -2,7 +2,8 @@
 //! `or`, `not` and `length`.
 //!
 //! Binary operators are always parenthesised, so their text is a
-//! valid Lua prefix expression and precedence never leaks. `and` and
+//! valid Lua prefix expression and Lua's precedence rules cannot
+//! regroup them. `and` and
 //! `or` whose later operands need statements fall back to `if`
 //! statements, so short-circuiting still holds.
 

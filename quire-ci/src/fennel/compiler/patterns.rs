@@ -2,11 +2,10 @@
 //!
 //! The subject is evaluated once into temporaries. Each clause becomes
 //! one Lua condition (type checks first, so nested field reads never
-//! index a non-table) and a list of bindings made once it holds. When
-//! no clause has a `where` guard the clauses form one `if`/`elseif`
-//! chain; with guards, a `matched` flag carries the fall-through,
-//! because a guard can only be tested after its clause's bindings
-//! exist. An `(or ...)` alternative whose patterns bind names compiles
+//! index a non-table) and a list of bindings made once it is true.
+//! Without `where` guards the clauses form one `if`/`elseif` chain.
+//! With guards, a `matched` flag carries the fall-through, because a
+//! guard can only be tested after its clause's bindings exist. An `(or ...)` alternative whose patterns bind names compiles
 //! as one clause per alternative sharing the same body.
 //!
 //! In `match`, a plain name already bound outside the pattern is
