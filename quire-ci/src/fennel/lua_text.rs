@@ -127,7 +127,8 @@ pub fn string_literal(bytes: &[u8]) -> String {
 /// Formats an integer so Lua reads back the same integer.
 pub fn int_literal(v: i64) -> String {
     if v == i64::MIN {
-        "math.mininteger".to_owned()
+        // Lua reads 9223372036854775808 as a float, so build the value.
+        "(-9223372036854775807 - 1)".to_owned()
     } else if v < 0 {
         format!("({v})")
     } else {
