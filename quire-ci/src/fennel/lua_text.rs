@@ -159,6 +159,18 @@ fn itoa(v: u32) -> String {
     v.to_string()
 }
 
+/// Returns whether `code` begins with `(`, skipping line markers.
+pub fn starts_with_paren(code: &str) -> bool {
+    let mut rest = code;
+    while let Some(after) = rest.strip_prefix(MARK) {
+        match after.find(MARK_END) {
+            Some(end) => rest = &after[end + 1..],
+            None => return false,
+        }
+    }
+    rest.starts_with('(')
+}
+
 /// Resolves line markers into newlines; see the module documentation.
 pub fn place_lines(marked: &str) -> String {
     let mut out = String::with_capacity(marked.len() + marked.len() / 8);

@@ -89,6 +89,11 @@ impl<'a> Compiler<'a> {
     /// Appends one statement placed on `line`.
     pub fn emit(&mut self, line: u32, stmt: &str) {
         lua_text::push_mark(&mut self.out, line);
+        if lua_text::starts_with_paren(stmt) {
+            // Lua would read `x = a (f)()` as a call of `a`, so a
+            // statement that opens with `(` starts with `;` instead.
+            self.out.push(';');
+        }
         self.out.push_str(stmt);
         self.out.push(' ');
     }
