@@ -1,0 +1,78 @@
+//! Why a secret could not be resolved.
+//!
+//! Every message names the secret and says what to check. None carries
+//! a value or the run's token: failures from the HTTP client are kept
+//! as text describing the transport error or the status code.
+
+use std::time::Duration;
+
+use quire_proto::InvalidSecretName;
+
+/// Why a secret could not be resolved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    /// No secret of this name is declared; the text is the same in both
+    /// transports.
+    #[error("unknown secret: {0}")]
+    Unknown(String),
+    /// The name breaks the secret name rule; no request was sent.
+    #[error("{0}")]
+    InvalidName(InvalidSecretName),
+    /// The server answered 401 or 403.
+    #[error(
+        "the server refused this run's token (HTTP {status}) when asked \
+         for secret {name}; the run may have ended, or the token in \
+         QUIRE_CI_TOKEN is not this run's"
+    )]
+    Refused { name: String, status: u16 },
+    /// The server answered a status that retrying cannot fix.
+    #[error(
+        "the server rejected the request for secret {name} \
+         (HTTP {status}): {message}"
+    )]
+    Rejected {
+        name: String,
+        status: u16,
+        message: String,
+    },
+    /// Every try failed with a server error or a connection failure.
+    #[error(
+        "cannot fetch secret {name} from {server_url} after {attempts} \
+         tries; last failure: {last}"
+    )]
+    Unavailable {
+        name: String,
+        server_url: String,
+        attempts: u32,
+        last: String,
+    },
+    /// No answer came within the secret timeout.
+    #[error(
+        "timed out after {:.1}s waiting for secret {name} from the \
+         server; check that the server is up, or raise --secret-timeout",
+        waited.as_secs_f64()
+    )]
+    Timeout { name: String, waited: Duration },
+    /// The secret-fetch thread stopped before it answered.
+    #[error("the secret-fetch thread stopped before secret {name} was fetched")]
+    Stopped { name: String },
+    /// Any other failure, described by its message.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl SecretError {
+    /// A short word for traces and metrics: `unknown`, `refused`, ...
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SecretError::Unknown(_) => "unknown",
+            SecretError::InvalidName(_) => "invalid_name",
+            SecretError::Refused { .. } => "refused",
+            SecretError::Rejected { .. } => "rejected",
+            SecretError::Unavailable { .. } => "unavailable",
+            SecretError::Timeout { .. } => "timeout",
+            SecretError::Stopped { .. } => "stopped",
+            SecretError::Failed(_) => "failed",
+        }
+    }
+}

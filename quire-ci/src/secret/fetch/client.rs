@@ -1,0 +1,212 @@
+//! One secret fetched over HTTP, with retries.
+//!
+//! `GET {server_url}/api/runs/{run_id}/secrets/{name}` with the run's
+//! bearer token. 200 carries the value as the body; 404 means the name
+//! is not declared; 401 and 403 mean the token was refused. Server
+//! errors (5xx) and connection failures are retried with exponential
+//! backoff, since a server restarting or under load recovers; any other
+//! status is final.
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use quire_proto::{ApiError, secret_path};
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, HeaderValue};
+use zeroize::Zeroizing;
+
+use super::RetryPolicy;
+use crate::secret::error::SecretError;
+use crate::secret::value::SecretValue;
+
+/// The HTTP side of the actor: the client and the token header.
+pub(super) struct HttpClient {
+    /// Keeps connections alive between fetches.
+    client: reqwest::Client,
+    /// `Bearer <token>`, marked sensitive so `Debug` hides it.
+    authorization: HeaderValue,
+    /// Server URL without a trailing `/`.
+    server_url: String,
+    run_id: String,
+    retry: RetryPolicy,
+}
+
+/// The result of one fetch, with what the trace reports about it.
+pub(super) struct Fetched {
+    pub result: Result<SecretValue, SecretError>,
+    /// Status of the last response, when there was one.
+    pub status: Option<u16>,
+    /// Tries after the first.
+    pub retries: u32,
+}
+
+/// What one try returned.
+enum Try {
+    Done(Result<SecretValue, SecretError>),
+    Retry(String),
+}
+
+impl HttpClient {
+    pub(super) fn new(
+        server_url: &str,
+        run_id: &str,
+        token: &SecretValue,
+        attempt_timeout: Duration,
+        retry: RetryPolicy,
+    ) -> Result<Self, String> {
+        // Requests go straight to the server: a proxy from the
+        // environment would see the token.
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .tcp_nodelay(true)
+            .timeout(attempt_timeout)
+            .build()
+            .map_err(|e| describe(&e))?;
+        let mut bearer = Zeroizing::new(b"Bearer ".to_vec());
+        bearer.extend_from_slice(token.expose());
+        let mut authorization = HeaderValue::from_bytes(&bearer).map_err(
+            |_| "the token contains bytes not allowed in an HTTP header",
+        )?;
+        authorization.set_sensitive(true);
+        Ok(Self {
+            client,
+            authorization,
+            server_url: server_url.trim_end_matches('/').to_string(),
+            run_id: run_id.to_string(),
+            retry,
+        })
+    }
+
+    /// Fetches `name`, retrying server errors and connection failures.
+    pub(super) async fn fetch(&self, name: &str) -> Fetched {
+        let path = match secret_path(&self.run_id, name) {
+            Ok(path) => path,
+            Err(err) => {
+                return Fetched {
+                    result: Err(SecretError::InvalidName(err)),
+                    status: None,
+                    retries: 0,
+                };
+            }
+        };
+        let url = format!("{}{path}", self.server_url);
+        let mut status = None;
+        let mut last = String::new();
+        for attempt in 0..self.retry.attempts {
+            tokio::time::sleep(self.retry.backoff(attempt)).await;
+            let outcome = self.try_once(&url, name, &mut status).await;
+            match outcome {
+                Try::Done(result) => {
+                    return Fetched {
+                        result,
+                        status,
+                        retries: attempt,
+                    };
+                }
+                Try::Retry(failure) => {
+                    tracing::debug!(
+                        target: "quire_ci::secret",
+                        secret = name,
+                        attempt = attempt + 1,
+                        failure = %failure,
+                        "secret fetch try failed"
+                    );
+                    last = failure;
+                }
+            }
+        }
+        Fetched {
+            result: Err(SecretError::Unavailable {
+                name: name.to_string(),
+                server_url: self.server_url.clone(),
+                attempts: self.retry.attempts,
+                last,
+            }),
+            status,
+            retries: self.retry.attempts.saturating_sub(1),
+        }
+    }
+
+    async fn try_once(
+        &self,
+        url: &str,
+        name: &str,
+        status_seen: &mut Option<u16>,
+    ) -> Try {
+        let response = match self
+            .client
+            .get(url)
+            .header(AUTHORIZATION, self.authorization.clone())
+            .send()
+            .await
+        {
+            Ok(response) => response,
+            Err(err) => {
+                *status_seen = None;
+                return Try::Retry(describe(&err));
+            }
+        };
+        let status = response.status();
+        *status_seen = Some(status.as_u16());
+
+        if status == StatusCode::OK {
+            return match read_body(response).await {
+                Ok(value) => Try::Done(Ok(value)),
+                Err(err) => Try::Retry(describe(&err)),
+            };
+        }
+        if status.is_server_error() {
+            return Try::Retry(format!("HTTP {}", status.as_u16()));
+        }
+        let name = name.to_string();
+        Try::Done(Err(match status {
+            StatusCode::NOT_FOUND => SecretError::Unknown(name),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                SecretError::Refused {
+                    name,
+                    status: status.as_u16(),
+                }
+            }
+            _ => SecretError::Rejected {
+                name,
+                status: status.as_u16(),
+                message: error_message(response).await,
+            },
+        }))
+    }
+}
+
+/// Reads a 200 body into a buffer that is zeroed on drop.
+async fn read_body(
+    mut response: reqwest::Response,
+) -> Result<SecretValue, reqwest::Error> {
+    // Reserving the declared length up front avoids reallocations,
+    // which would leave unzeroed copies of partial values behind.
+    let capacity = response.content_length().unwrap_or(0).min(1 << 20);
+    let mut body = Zeroizing::new(Vec::with_capacity(capacity as usize));
+    while let Some(chunk) = response.chunk().await? {
+        body.extend_from_slice(&chunk);
+    }
+    Ok(SecretValue::new(std::mem::take(&mut *body)))
+}
+
+/// The `error` sentence of an API error body, or a placeholder.
+async fn error_message(response: reqwest::Response) -> String {
+    let body = response.bytes().await.unwrap_or_default();
+    match serde_json::from_slice::<ApiError>(&body) {
+        Ok(api) => api.error,
+        Err(_) => "the response carried no API error message".to_string(),
+    }
+}
+
+/// A transport error with its causes, such as "connection refused".
+fn describe(err: &reqwest::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

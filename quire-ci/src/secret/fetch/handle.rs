@@ -1,0 +1,263 @@
+//! The two ends of the secret-fetch thread: [`FetchHandle`], which a
+//! job's thread uses to ask for a value, and [`SecretFetcher`], which
+//! owns the thread and joins it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use quire_proto::secret_api::validate_secret_name;
+
+use super::FetchConfig;
+use super::actor::{self, FetchRequest};
+use super::client::HttpClient;
+use crate::secret::error::SecretError;
+use crate::secret::value::SecretValue;
+
+/// Sends secret requests to the fetch thread and waits for replies.
+///
+/// Cloning is cheap; every clone feeds the same actor. The handle holds
+/// no token and no async state.
+#[derive(Clone)]
+pub struct FetchHandle {
+    requests: Sender<FetchRequest>,
+    next_id: Arc<AtomicU64>,
+    timeout: Duration,
+}
+
+impl FetchHandle {
+    /// Asks the server for `name` on behalf of `job` and waits for the
+    /// reply, at most the configured timeout.
+    pub fn fetch(
+        &self,
+        name: &str,
+        job: &str,
+    ) -> Result<SecretValue, SecretError> {
+        validate_secret_name(name).map_err(SecretError::InvalidName)?;
+        let (reply, replies) = crossbeam_channel::bounded(1);
+        let request = FetchRequest {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            name: name.to_string(),
+            job: job.to_string(),
+            sent_at: Instant::now(),
+            reply,
+        };
+        let stopped = || SecretError::Stopped {
+            name: name.to_string(),
+        };
+        self.requests.send(request).map_err(|_| stopped())?;
+        match replies.recv_timeout(self.timeout) {
+            Ok(result) => result,
+            Err(RecvTimeoutError::Timeout) => Err(SecretError::Timeout {
+                name: name.to_string(),
+                waited: self.timeout,
+            }),
+            Err(RecvTimeoutError::Disconnected) => Err(stopped()),
+        }
+    }
+
+    /// Time a call to [`fetch`](Self::fetch) waits at most.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+}
+
+/// Why the secret-fetch thread could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchStartError {
+    /// The server URL is not a plain `http://` URL.
+    #[error(
+        "invalid server URL {url:?}: {reason}; pass --server-url as \
+         http://HOST:PORT"
+    )]
+    InvalidServerUrl { url: String, reason: String },
+    /// The run id cannot be put in a URL path as it is.
+    #[error(
+        "invalid run id {0:?}: use only ASCII letters, digits, `-` and `_`"
+    )]
+    InvalidRunId(String),
+    /// The token is empty or not a valid header value.
+    #[error("invalid run token: {0}")]
+    InvalidToken(String),
+    /// The timeout is zero, negative or not a number.
+    #[error("invalid secret timeout: it must be a positive number of seconds")]
+    InvalidTimeout,
+    #[error("cannot start the secret-fetch thread: {0}")]
+    Thread(String),
+}
+
+/// Owns the secret-fetch thread; stops and joins it on
+/// [`shutdown`](Self::shutdown) or drop.
+pub struct SecretFetcher {
+    /// Kept so [`handle`](Self::handle) can make new handles.
+    requests: Option<Sender<FetchRequest>>,
+    next_id: Arc<AtomicU64>,
+    timeout: Duration,
+    /// Dropped to tell the bridge to stop reading requests.
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+    runtime_threads: Arc<Mutex<Vec<ThreadId>>>,
+}
+
+impl SecretFetcher {
+    /// Checks the config, then starts the thread with its runtime,
+    /// client and actor.
+    pub fn start(config: FetchConfig) -> Result<Self, FetchStartError> {
+        check_server_url(&config.server_url)?;
+        check_run_id(&config.run_id)?;
+        if config.token.is_empty() {
+            return Err(FetchStartError::InvalidToken("it is empty".into()));
+        }
+        if config.timeout.is_zero() {
+            return Err(FetchStartError::InvalidTimeout);
+        }
+        let client = HttpClient::new(
+            &config.server_url,
+            &config.run_id,
+            &config.token,
+            config.timeout,
+            config.retry,
+        )
+        .map_err(FetchStartError::InvalidToken)?;
+
+        let (requests, incoming) = crossbeam_channel::unbounded();
+        let (stop, stopped) = crossbeam_channel::bounded(0);
+        let runtime_threads = Arc::new(Mutex::new(Vec::new()));
+        let threads = Arc::clone(&runtime_threads);
+        let thread = std::thread::Builder::new()
+            .name("secret-fetch".into())
+            .spawn(move || run_thread(client, incoming, stopped, threads))
+            .map_err(|e| FetchStartError::Thread(e.to_string()))?;
+
+        Ok(Self {
+            requests: Some(requests),
+            next_id: Arc::new(AtomicU64::new(1)),
+            timeout: config.timeout,
+            stop: Some(stop),
+            thread: Some(thread),
+            runtime_threads,
+        })
+    }
+
+    /// A new handle for a thread that resolves secrets.
+    pub fn handle(&self) -> FetchHandle {
+        FetchHandle {
+            requests: self
+                .requests
+                .clone()
+                .expect("the sender lives until shutdown"),
+            next_id: Arc::clone(&self.next_id),
+            timeout: self.timeout,
+        }
+    }
+
+    /// Every thread that ran the fetch thread's tokio runtime: the
+    /// fetch thread and its blocking pool.
+    pub fn runtime_threads(&self) -> Vec<ThreadId> {
+        self.runtime_threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Stops the actor and joins the thread. Fetches still running are
+    /// abandoned, and their callers get `SecretError::Stopped`.
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        self.requests = None;
+        self.stop = None;
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!(
+                target: "quire_ci::secret",
+                "the secret-fetch thread panicked"
+            );
+        }
+    }
+}
+
+impl Drop for SecretFetcher {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+/// The body of the secret-fetch thread.
+fn run_thread(
+    client: HttpClient,
+    incoming: Receiver<FetchRequest>,
+    stopped: Receiver<()>,
+    threads: Arc<Mutex<Vec<ThreadId>>>,
+) {
+    let record = {
+        let threads = Arc::clone(&threads);
+        move || {
+            threads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(std::thread::current().id());
+        }
+    };
+    record();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .on_thread_start(record)
+        .build();
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            // Dropping `incoming` makes every request fail as stopped.
+            tracing::error!(
+                target: "quire_ci::secret",
+                error = %err,
+                "cannot start the secret-fetch runtime"
+            );
+            return;
+        }
+    };
+    runtime.block_on(actor::run(client, incoming, stopped));
+    tracing::debug!(target: "quire_ci::secret", "secret-fetch thread ended");
+}
+
+fn check_server_url(url: &str) -> Result<(), FetchStartError> {
+    let invalid = |reason: &str| FetchStartError::InvalidServerUrl {
+        url: url.to_string(),
+        reason: reason.to_string(),
+    };
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
+    if parsed.scheme() != "http" {
+        return Err(invalid(
+            "only plain http:// is supported, because this build of \
+             quire-ci has no TLS",
+        ));
+    }
+    if parsed.host().is_none() {
+        return Err(invalid("the URL has no host"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(invalid("the URL may not carry a query or fragment"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(invalid("the URL may not carry credentials"));
+    }
+    Ok(())
+}
+
+fn check_run_id(run_id: &str) -> Result<(), FetchStartError> {
+    let valid = !run_id.is_empty()
+        && run_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if valid {
+        Ok(())
+    } else {
+        Err(FetchStartError::InvalidRunId(run_id.to_string()))
+    }
+}

@@ -1,0 +1,154 @@
+//! The matching loop shared by whole-buffer and streaming redaction.
+//!
+//! Output is decided left to right, and a decision is made only once
+//! every pattern that could change it is fully visible, so a stream
+//! cut into any chunks produces the same bytes as the whole text:
+//!
+//! 1. From the cursor, find the leftmost-longest match. A match that
+//!    starts at `s` is final once `s + max_len <= len`: no longer
+//!    pattern can start there and no earlier match can appear.
+//! 2. After a replacement that ends at `e`, look for a pattern that
+//!    starts before `e` and ends after it (an overlapping value). If
+//!    one does, replace the rest of it too, up to the furthest such
+//!    end, and repeat. This is final once `e - 1 + max_len <= len`.
+//! 3. Plain text before the next possible match start is emitted.
+//!
+//! So at most `max_len - 1` bytes are held back between chunks: the
+//! ones that could still begin a match.
+
+use std::cmp::Reverse;
+
+use aho_corasick::{AhoCorasick, Anchored, Input, Match};
+
+use super::Snapshot;
+use super::prefilter::QGRAM;
+
+/// Where a scan stands in its buffer.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Cursor {
+    /// First byte not yet emitted or replaced.
+    pub pos: usize,
+    /// True when the bytes just before `pos` were replaced, so a
+    /// pattern overlapping them may still extend the replacement.
+    pub in_region: bool,
+}
+
+/// Emits the redacted form of `buf[cursor.pos..]` into `out`, up to the
+/// point where later bytes could still change it. With `eof`, the end
+/// of `buf` is the end of the text and everything is emitted.
+pub(crate) fn scan(
+    snapshot: &Snapshot,
+    buf: &[u8],
+    cursor: &mut Cursor,
+    eof: bool,
+    out: &mut Vec<u8>,
+) {
+    let Some(longest) = &snapshot.longest else {
+        out.extend_from_slice(&buf[cursor.pos..]);
+        cursor.pos = buf.len();
+        cursor.in_region = false;
+        return;
+    };
+    let max_len = snapshot.max_len;
+    let len = buf.len();
+    // Matches that start before `decided` are entirely inside `buf`.
+    let decided = if eof {
+        len
+    } else {
+        (len + 1).saturating_sub(max_len)
+    };
+
+    loop {
+        if cursor.in_region {
+            if cursor.pos > decided {
+                return;
+            }
+            match furthest_overlap(snapshot, buf, cursor.pos) {
+                Some((pattern, end)) => {
+                    out.extend_from_slice(&snapshot.replacement[pattern]);
+                    cursor.pos = end;
+                    continue;
+                }
+                None => cursor.in_region = false,
+            }
+        }
+
+        if cursor.pos >= decided {
+            return;
+        }
+        match find_longest(snapshot, longest, buf, cursor.pos) {
+            Some(found) if found.start() < decided => {
+                out.extend_from_slice(&buf[cursor.pos..found.start()]);
+                out.extend_from_slice(
+                    &snapshot.replacement[found.pattern().as_usize()],
+                );
+                cursor.pos = found.end();
+                cursor.in_region = true;
+            }
+            _ => {
+                out.extend_from_slice(&buf[cursor.pos..decided]);
+                cursor.pos = decided;
+                return;
+            }
+        }
+    }
+}
+
+/// Finds the leftmost-longest match in `buf[from..]`.
+///
+/// With a q-gram filter, the automaton runs only around probes that
+/// hit. An occurrence of length `n` contains a probed q-gram at some
+/// `i` with `i + QGRAM - n <= start <= i`, so the window
+/// `[i + QGRAM - max_len, i + 2 * max_len)` holds it, and every
+/// occurrence that starts before `i + max_len` together with its
+/// longest alternative. A match found in the window is the leftmost
+/// one once it starts before `i + max_len`: any earlier occurrence
+/// would have been found around an earlier probe.
+fn find_longest(
+    snapshot: &Snapshot,
+    longest: &AhoCorasick,
+    buf: &[u8],
+    from: usize,
+) -> Option<Match> {
+    let len = buf.len();
+    let Some(filter) = &snapshot.filter else {
+        let input = Input::new(buf).span(from..len).anchored(Anchored::No);
+        return longest.find(input);
+    };
+    let max_len = snapshot.max_len;
+    let mut probe = from;
+    while probe + QGRAM <= len {
+        if filter.may_match(buf, probe) {
+            let start = (probe + QGRAM).saturating_sub(max_len).max(from);
+            let end = (probe + 2 * max_len).min(len);
+            let input = Input::new(buf).span(start..end);
+            if let Some(found) = longest.find(input)
+                && (found.start() < probe + max_len || end == len)
+            {
+                return Some(found);
+            }
+        }
+        probe += filter.stride;
+    }
+    None
+}
+
+/// Finds the pattern that starts before `pos` and ends furthest after
+/// it; returns its index and end. Ties go to the earlier start, then to
+/// the lower pattern index, so the choice does not depend on chunking.
+fn furthest_overlap(
+    snapshot: &Snapshot,
+    buf: &[u8],
+    pos: usize,
+) -> Option<(usize, usize)> {
+    let reach = snapshot.max_len - 1;
+    let from = pos.saturating_sub(reach);
+    let to = (pos + reach).min(buf.len());
+    let input = Input::new(buf).span(from..to);
+    snapshot
+        .overlapping()
+        .find_overlapping_iter(input)
+        .filter(|m| m.start() < pos && m.end() > pos)
+        .max_by_key(|m| (m.end(), Reverse(m.start()), Reverse(m.pattern())))
+        .map(|m| (m.pattern().as_usize(), m.end()))
+}

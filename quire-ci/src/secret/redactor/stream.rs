@@ -1,0 +1,80 @@
+//! Redaction of a stream that arrives in chunks, such as a command's
+//! output read from a pipe.
+//!
+//! The stream keeps the last `max_len - 1` bytes it has not emitted,
+//! because they could begin a value that the next chunk completes, and
+//! as many already-replaced bytes before them, because a value that
+//! overlaps a replaced one may still extend past it. A stream picks up
+//! values registered after it was opened at its next `push`.
+
+use std::sync::Arc;
+
+use super::scan::{self, Cursor};
+use super::{Redactor, Snapshot};
+
+/// Redacts one stream. Output may be held back until a later chunk or
+/// [`finish`](Self::finish) shows that it does not begin a value.
+pub struct StreamRedactor {
+    redactor: Arc<Redactor>,
+    snapshot: Arc<Snapshot>,
+    /// Context bytes before `cursor.pos`, then bytes held back.
+    buf: Vec<u8>,
+    cursor: Cursor,
+}
+
+impl StreamRedactor {
+    pub(super) fn new(redactor: Arc<Redactor>) -> Self {
+        let snapshot = redactor.snapshot();
+        Self {
+            redactor,
+            snapshot,
+            buf: Vec::new(),
+            cursor: Cursor::default(),
+        }
+    }
+
+    /// Feeds a chunk and appends whatever can no longer change to `out`.
+    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        self.refresh();
+        self.buf.extend_from_slice(chunk);
+        scan::scan(&self.snapshot, &self.buf, &mut self.cursor, false, out);
+        self.trim();
+    }
+
+    /// Ends the stream: appends everything still held back to `out`.
+    /// The stream can then be reused for a new one.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        self.refresh();
+        scan::scan(&self.snapshot, &self.buf, &mut self.cursor, true, out);
+        self.buf.clear();
+        self.cursor = Cursor::default();
+    }
+
+    /// Bytes received but not yet emitted.
+    pub fn held_back(&self) -> usize {
+        self.buf.len() - self.cursor.pos
+    }
+
+    fn refresh(&mut self) {
+        if self.snapshot.generation != self.redactor.generation() {
+            self.snapshot = self.redactor.snapshot();
+        }
+    }
+
+    /// Drops context older than a pattern's length before the cursor.
+    fn trim(&mut self) {
+        let keep = self.snapshot.max_len.saturating_sub(1);
+        let drop = self.cursor.pos.saturating_sub(keep);
+        if drop > 0 {
+            self.buf.drain(..drop);
+            self.cursor.pos -= drop;
+        }
+    }
+}
+
+impl Drop for StreamRedactor {
+    fn drop(&mut self) {
+        // Held-back bytes may be part of a value.
+        zeroize::Zeroize::zeroize(&mut self.buf);
+    }
+}
