@@ -126,11 +126,14 @@ impl<'a> Compiler<'a> {
         if binds || form.list().is_none() {
             return self.compile(form, Pos::Stmt).map(drop);
         }
+        let names_before = self.scope.innermost_bind_count();
         let outer = std::mem::take(&mut self.out);
         let result = self.compile(form, Pos::Stmt);
         let inner = std::mem::replace(&mut self.out, outer);
         result?;
-        if inner.contains("local ") {
+        // A named `fn` nested in the form binds a name for later forms.
+        let binds_names = self.scope.innermost_bind_count() != names_before;
+        if !binds_names && inner.contains("local ") {
             self.out.push_str("do ");
             self.out.push_str(&inner);
             self.out.push_str("end ");
