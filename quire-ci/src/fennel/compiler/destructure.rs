@@ -38,9 +38,9 @@ impl Compiler<'_> {
                 self.bind_values(pattern, items, exprs, mode)
             }
             Kind::Sym(_) | Kind::List(_) => {
-                let outer = std::mem::take(&mut self.out);
+                let outer = self.begin_buffer();
                 let v = self.one(value);
-                let stmts = std::mem::replace(&mut self.out, outer);
+                let stmts = self.end_buffer(outer);
                 let v = v?;
                 let target = self.simple_target(pattern, mode)?;
                 let decl = declaration(mode);
@@ -66,6 +66,7 @@ impl Compiler<'_> {
                         &format!("{decl}{target} = {}", v.single()),
                     );
                 }
+                self.recycle(stmts);
                 self.commit_target(pattern, mode);
                 Ok(())
             }

@@ -182,9 +182,9 @@ impl Compiler<'_> {
         let mut nested_ends = 0;
         let mut i = 0;
         while i + 1 < args.len() {
-            let saved = std::mem::take(&mut self.out);
+            let saved = self.begin_buffer();
             let cond = self.one(&args[i]);
-            let stmts = std::mem::replace(&mut self.out, saved);
+            let stmts = self.end_buffer(saved);
             let cond = cond?;
             if i == 0 {
                 self.out.push_str(&stmts);

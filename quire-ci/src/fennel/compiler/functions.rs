@@ -105,13 +105,15 @@ impl Compiler<'_> {
         lambda: bool,
     ) -> R<String> {
         let varargs = params.last().is_some_and(|p| p.is_sym("..."));
-        let saved = std::mem::take(&mut self.out);
+        let saved = self.begin_buffer();
         self.scope.push_function(varargs);
         let result = self.function_body(node, params, body, lambda);
         self.scope.pop();
-        let inner = std::mem::replace(&mut self.out, saved);
+        let inner = self.end_buffer(saved);
         let names = result?;
-        Ok(format!("function({}) {inner}end", names.join(", ")))
+        let text = format!("function({}) {inner}end", names.join(", "));
+        self.recycle(inner);
+        Ok(text)
     }
 
     fn function_body(
@@ -199,7 +201,7 @@ impl Compiler<'_> {
         let mut max = 0;
         let mut varargs = false;
         scan_dollars(body, &mut max, &mut varargs);
-        let saved = std::mem::take(&mut self.out);
+        let saved = self.begin_buffer();
         self.scope.push_function(varargs);
         let mut params: Vec<String> = Vec::new();
         for i in 1..=max {
@@ -217,7 +219,7 @@ impl Compiler<'_> {
         }
         let result = self.compile(body, Pos::Tail);
         self.scope.pop();
-        let inner = std::mem::replace(&mut self.out, saved);
+        let inner = self.end_buffer(saved);
         result?;
         let code = format!("function({}) {inner}end", params.join(", "));
         self.deliver(node.line, vec![Expr::new(code, EKind::Single)], pos)

@@ -44,6 +44,9 @@ pub struct Compiler<'a> {
     pub out: String,
     gensyms: u32,
     allowed: HashSet<&'a str>,
+    /// Cleared buffers kept for reuse by [`Self::begin_buffer`], so the
+    /// many short-lived statement buffers do not each grow from empty.
+    spare: Vec<String>,
     /// Current nesting of [`Self::compile`] calls.
     depth: usize,
     /// Nesting at which compilation stops with an error.
@@ -61,6 +64,7 @@ impl<'a> Compiler<'a> {
             scope: Scopes::new(),
             out: String::new(),
             gensyms: 0,
+            spare: Vec::new(),
             depth: 0,
             max_depth,
             depth_exceeded: false,
@@ -84,6 +88,25 @@ impl<'a> Compiler<'a> {
     pub fn gensym_node(&mut self, at: &Node) -> Node {
         self.gensyms += 1;
         at.at(Kind::Sym(format!("\u{0}g{}", self.gensyms)))
+    }
+
+    /// Starts writing into an empty buffer and returns the one that was
+    /// in use, to be handed back to [`Self::end_buffer`].
+    pub fn begin_buffer(&mut self) -> String {
+        let fresh = self.spare.pop().unwrap_or_default();
+        std::mem::replace(&mut self.out, fresh)
+    }
+
+    /// Resumes writing into `outer` and returns what was written since
+    /// the matching [`Self::begin_buffer`].
+    pub fn end_buffer(&mut self, outer: String) -> String {
+        std::mem::replace(&mut self.out, outer)
+    }
+
+    /// Keeps `buffer`'s allocation for a later [`Self::begin_buffer`].
+    pub fn recycle(&mut self, mut buffer: String) {
+        buffer.clear();
+        self.spare.push(buffer);
     }
 
     /// Appends one statement placed on `line`.
@@ -127,9 +150,9 @@ impl<'a> Compiler<'a> {
             return self.compile(form, Pos::Stmt).map(drop);
         }
         let names_before = self.scope.innermost_bind_count();
-        let outer = std::mem::take(&mut self.out);
+        let outer = self.begin_buffer();
         let result = self.compile(form, Pos::Stmt);
-        let inner = std::mem::replace(&mut self.out, outer);
+        let inner = self.end_buffer(outer);
         result?;
         // A named `fn` nested in the form binds a name for later forms.
         let binds_names = self.scope.innermost_bind_count() != names_before;
@@ -140,6 +163,7 @@ impl<'a> Compiler<'a> {
         } else {
             self.out.push_str(&inner);
         }
+        self.recycle(inner);
         Ok(())
     }
 
@@ -230,11 +254,11 @@ impl<'a> Compiler<'a> {
             }
             None => {
                 let varargs = self.scope.varargs();
-                let saved = std::mem::take(&mut self.out);
+                let saved = self.begin_buffer();
                 self.scope.push_function(varargs);
                 let result = write(self, Pos::Tail);
                 self.scope.pop();
-                let inner = std::mem::replace(&mut self.out, saved);
+                let inner = self.end_buffer(saved);
                 result?;
                 let va = if varargs { "..." } else { "" };
                 let code = format!("(function({va}) {inner}end)({va})");

@@ -217,7 +217,7 @@ impl Compiler<'_> {
         }
         // Try the plain operator form: it is right when no operand after
         // the first needs statements.
-        let saved = std::mem::take(&mut self.out);
+        let saved = self.begin_buffer();
         let mut parts = Vec::with_capacity(args.len());
         let mut clean = true;
         for (i, arg) in args.iter().enumerate() {
@@ -236,7 +236,7 @@ impl Compiler<'_> {
             parts.push(v.single());
         }
         if clean {
-            let stmts = std::mem::replace(&mut self.out, saved);
+            let stmts = self.end_buffer(saved);
             self.out.push_str(&stmts);
             let code = format!("({})", parts.join(&format!(" {name} ")));
             return self.deliver(
