@@ -700,6 +700,9 @@ fn job_timeout_stops_lua_and_sh() {
         &pipeline(
             r#"ci.job("spin", {"quire/push"}, function(rt) while true do end end)
 ci.job("sleep", {"quire/push"}, function(rt) rt.sh("sleep 30") end)
+ci.job("coroutine", {"quire/push"}, function(rt)
+  coroutine.wrap(function() while true do end end)()
+end)
 ci.job("quick", {"quire/push"}, function(rt) return {} end)"#,
         ),
         |o| o.job_timeout = Some(Duration::from_millis(300)),
@@ -714,6 +717,8 @@ ci.job("quick", {"quire/push"}, function(rt) return {} end)"#,
     assert!(run.message("spin").ends_with(&expected("spin")));
     assert_eq!(run.outcome("sleep"), JobOutcome::Failed);
     assert!(run.message("sleep").ends_with(&expected("sleep")));
+    assert_eq!(run.outcome("coroutine"), JobOutcome::Failed);
+    assert!(run.message("coroutine").ends_with(&expected("coroutine")));
     assert_eq!(run.outcome("quick"), JobOutcome::Complete);
 }
 
