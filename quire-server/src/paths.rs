@@ -101,6 +101,11 @@ impl RunDir {
         self.root.join("quire-ci.log")
     }
 
+    /// The lines a job wrote with `(log ...)`, as quire-ci writes them.
+    pub fn job_log(&self, job: &str) -> PathBuf {
+        self.root.join("jobs").join(job).join("job.log")
+    }
+
     /// The log of a job's `n`th command, as quire-ci writes it.
     pub fn sh_log(&self, job: &str, n: u32) -> PathBuf {
         self.root.join("jobs").join(job).join(format!("sh-{n}.log"))

@@ -33,7 +33,7 @@ pub struct ServeOptions {
     pub config_poll: Duration,
 }
 
-/// Why the server could not start.
+/// A failure to start the server.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("cannot create the data directory {path}: {reason}")]
@@ -62,6 +62,7 @@ pub struct Server {
     shutdown: Option<oneshot::Sender<()>>,
     http: Option<JoinHandle<()>>,
     socket: JoinHandle<()>,
+    queue: JoinHandle<()>,
     _watcher: ConfigWatcher,
 }
 
@@ -125,7 +126,12 @@ impl Server {
             }
         });
         ci.pump();
-        tracing::info!(%addr, data_dir = %data.root().display(), "quire started");
+        let queue = tokio::spawn(pump_every_second(ci.clone()));
+        tracing::info!(
+            %addr,
+            data_dir = %data.root().display(),
+            "quire started",
+        );
         Ok(Server {
             addr,
             ci,
@@ -133,16 +139,17 @@ impl Server {
             shutdown: Some(shutdown),
             http: Some(http),
             socket,
+            queue,
             _watcher: watcher,
         })
     }
 
-    /// The address the API listens on.
+    /// Returns the address the API listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// The API's base URL.
+    /// Returns the API's base URL.
     pub fn url(&self) -> String {
         format!("http://{}", reachable(self.addr))
     }
@@ -155,6 +162,7 @@ impl Server {
     /// processes; their runs are failed at the next start.
     pub async fn stop(mut self) {
         self.socket.abort();
+        self.queue.abort();
         let _ = std::fs::remove_file(self.data.socket());
         self.ci.kill_all();
         if let Some(shutdown) = self.shutdown.take() {
@@ -163,7 +171,20 @@ impl Server {
         if let Some(http) = self.http.take() {
             let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
         }
+        if let Err(error) = self.ci.db().flush_secret_accesses() {
+            tracing::warn!(%error, "cannot record the last secret accesses");
+        }
         tracing::info!("quire stopped");
+    }
+}
+
+/// Starts waiting runs now and then, so that raising
+/// `max-concurrent-runs` in the config takes effect without a push.
+async fn pump_every_second(ci: Ci) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        ticks.tick().await;
+        ci.pump();
     }
 }
 
@@ -180,7 +201,7 @@ fn bind_addr(bind: Option<&str>, port: u16) -> Result<SocketAddr, ServeError> {
     }
 }
 
-/// The address a local quire-ci uses to reach a listener on `addr`.
+/// Returns the address a local quire-ci uses to reach a listener on `addr`.
 fn reachable(addr: SocketAddr) -> SocketAddr {
     match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => {

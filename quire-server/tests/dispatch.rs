@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use common::{Harness, alive};
 use quire_proto::{Bootstrap, TransportMode};
 use quire_server::ci::RefUpdate;
-use quire_server::config::{Config, SecretSource};
+use quire_server::config::{Config, DeclaredSecret};
 use quire_server::db::runs::RunState;
 use sha2::{Digest, Sha256};
 
@@ -20,7 +20,7 @@ fn config(transport: TransportMode, max: usize) -> Config {
     };
     config.secrets.insert(
         "deploy_key".into(),
-        SecretSource::literal(b"k3y-value-0123".to_vec()),
+        DeclaredSecret::literal(b"k3y-value-0123".to_vec()),
     );
     config
 }
@@ -165,17 +165,18 @@ async fn missing_runner_fails_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreadable_secret_fails_run() {
     let mut config = config(TransportMode::Filesystem, 1);
-    config.secrets.insert(
-        "npm".into(),
-        SecretSource::env("QUIRE_TEST_UNSET_SECRET".into()),
-    );
+    config
+        .secrets
+        .insert("npm".into(), DeclaredSecret::env("QUIRE_TEST_UNSET_SECRET"));
     let h = Harness::start(config).await;
     let run = h.ci.run_ref("widgets", None).unwrap();
     let run = h.wait_state(&run.id, RunState::Failed).await;
     assert_eq!(
         run.failure_reason.as_deref(),
         Some(
-            "cannot read secret npm: environment variable QUIRE_TEST_UNSET_SECRET is not set"
+            "secret npm: environment variable QUIRE_TEST_UNSET_SECRET is not \
+             set; set it in the environment of the process that reads the \
+             secret"
         )
     );
 }
@@ -188,7 +189,8 @@ async fn supersede_kills_active_run() {
     h.wait_recorded(&first.id, "child_pid").await;
     let pid: i32 = h.recorded(&first.id, "pid").parse().unwrap();
     let child: i32 = h.recorded(&first.id, "child_pid").parse().unwrap();
-    assert!(alive(pid) && alive(child));
+    assert!(alive(pid), "quire-ci is not running");
+    assert!(alive(child), "its command is not running");
 
     h.set_mode("finish");
     let sha = h.commit("widgets", "refs/heads/main", "three");
@@ -243,7 +245,7 @@ async fn queue_order_and_pending_supersede() {
     );
     assert_eq!(h.db.run(&b1.id).unwrap().unwrap().state, RunState::Pending);
     assert_eq!(h.db.run(&a2.id).unwrap().unwrap().state, RunState::Pending);
-    assert_eq!(h.ci.active_runs(), [blocker.id.clone()]);
+    assert_eq!(h.ci.active_runs(), std::slice::from_ref(&blocker.id));
 
     // A deleted ref creates no run.
     let none =

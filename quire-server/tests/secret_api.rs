@@ -6,7 +6,7 @@ mod common;
 
 use common::Harness;
 use quire_proto::{ApiError, TransportMode};
-use quire_server::config::{Config, SecretSource};
+use quire_server::config::{Config, DeclaredSecret};
 use quire_server::db::runs::{Run, RunState};
 
 async fn harness() -> Harness {
@@ -17,11 +17,11 @@ async fn harness() -> Harness {
     };
     config.secrets.insert(
         "deploy_key".into(),
-        SecretSource::literal(b"k3y-value-0123".to_vec()),
+        DeclaredSecret::literal(b"k3y-value-0123".to_vec()),
     );
     config.secrets.insert(
         "broken".into(),
-        SecretSource::file("/nonexistent/quire-test-secret".into()),
+        DeclaredSecret::file("/nonexistent/quire-test-secret"),
     );
     let h = Harness::start(config).await;
     h.set_mode("hang");
@@ -86,6 +86,12 @@ async fn every_status_code() {
         body.error
     );
 
+    let undecodable = get(&h, &run.id, "bad%FFname", Some(&token)).await;
+    assert_eq!(undecodable.status(), 400);
+    assert_eq!(error_body(undecodable).await.code, "invalid_name");
+    let undecodable = get(&h, &run.id, "bad%FFname", None).await;
+    assert_eq!(undecodable.status(), 401);
+
     let broken = get(&h, &run.id, "broken", Some(&token)).await;
     assert_eq!(broken.status(), 500);
     let body = error_body(broken).await;
@@ -111,6 +117,8 @@ async fn every_status_code() {
             "deploy_key granted",
             "nope unknown_secret",
             "bad name invalid_name",
+            "bad%FFname invalid_name",
+            "bad%FFname unauthorized",
             "broken source_error"
         ]
     );
@@ -206,7 +214,7 @@ async fn config_swap_seen_by_next_request() {
     };
     config.secrets.insert(
         "fresh".into(),
-        SecretSource::literal(b"fresh-value-1".to_vec()),
+        DeclaredSecret::literal(b"fresh-value-1".to_vec()),
     );
     h.config.set(config);
     let response = get(&h, &run.id, "fresh", Some(&token)).await;

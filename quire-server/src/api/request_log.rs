@@ -10,8 +10,11 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 pub(super) async fn log_request(request: Request, next: Next) -> Response {
-    if !tracing::enabled!(target: "quire_server::api::request", tracing::Level::DEBUG)
-    {
+    let target_on = tracing::enabled!(
+        target: "quire_server::api::request",
+        tracing::Level::DEBUG
+    );
+    if !target_on {
         return next.run(request).await;
     }
     let started = Instant::now();

@@ -1,6 +1,6 @@
 //! `GET /api/runs/{run_id}/secrets/{name}`.
 //!
-//! The checks run in a fixed order, and each answer is recorded in
+//! The checks run in a fixed order, and each response is recorded in
 //! `secret_accesses`:
 //!
 //! 1. The bearer token must match the run's stored hash and the run
@@ -17,8 +17,9 @@
 
 use std::sync::Arc;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use quire_proto::secret_api::validate_secret_name;
 
@@ -27,16 +28,43 @@ use crate::ci::token;
 use crate::db::runs::RunState;
 use crate::db::secret_access::AccessResult;
 
-/// The one answer to every authentication failure.
+/// The one message for every authentication failure.
 const UNAUTHORIZED: &str =
     "this request needs the bearer token of an active run";
 
 pub async fn get_secret(
     State(api): State<Arc<ApiState>>,
-    Path((run_id, name)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let (result, response) = answer(&api, &run_id, &name, &headers);
+    let (run_id, name, result, response) = match path {
+        Ok(Path((run_id, name))) => {
+            let (result, response) = respond(&api, &run_id, &name, &headers);
+            (run_id, name, result, response)
+        }
+        // A segment that does not decode to UTF-8: the name is invalid,
+        // but the token is still checked first.
+        Err(_) => {
+            let (run_id, name) = raw_segments(uri.path());
+            let (result, response) = if authorized(&api, &run_id, &headers) {
+                (
+                    AccessResult::InvalidName,
+                    error_response(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_name",
+                        format!(
+                            "invalid secret name {name:?}: use only ASCII \
+                             letters, digits, `_`, `-` and `.`"
+                        ),
+                    ),
+                )
+            } else {
+                unauthorized()
+            };
+            (run_id, name, result, response)
+        }
+    };
     if let Err(error) =
         api.db.record_secret_access(&run_id, None, &name, result)
     {
@@ -45,21 +73,14 @@ pub async fn get_secret(
     response
 }
 
-fn answer(
+fn respond(
     api: &ApiState,
     run_id: &str,
     name: &str,
     headers: &HeaderMap,
 ) -> (AccessResult, Response) {
     if !authorized(api, run_id, headers) {
-        return (
-            AccessResult::Unauthorized,
-            error_response(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                UNAUTHORIZED,
-            ),
-        );
+        return unauthorized();
     }
     if let Err(invalid) = validate_secret_name(name) {
         return (
@@ -82,7 +103,7 @@ fn answer(
             ),
         );
     };
-    match source.resolve() {
+    match source.reveal(name) {
         Ok(value) => {
             let mut response = value.expose().to_vec().into_response();
             let headers = response.headers_mut();
@@ -97,19 +118,41 @@ fn answer(
             (AccessResult::Granted, response)
         }
         Err(error) => {
-            tracing::error!(run_id, secret = name, %error, "cannot read a declared secret");
+            tracing::error!(
+                run_id,
+                secret = name,
+                %error,
+                "cannot read a declared secret",
+            );
             (
                 AccessResult::SourceError,
                 error_response(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "secret_unavailable",
                     format!(
-                        "secret {name} is declared but could not be read; see the server log"
+                        "secret {name} is declared but could not be read; \
+                         see the server log"
                     ),
                 ),
             )
         }
     }
+}
+
+fn unauthorized() -> (AccessResult, Response) {
+    (
+        AccessResult::Unauthorized,
+        error_response(StatusCode::UNAUTHORIZED, "unauthorized", UNAUTHORIZED),
+    )
+}
+
+/// Splits `/api/runs/{run_id}/secrets/{name}` without decoding, for a
+/// path whose segments do not decode.
+fn raw_segments(path: &str) -> (String, String) {
+    let mut parts = path.trim_start_matches('/').split('/').skip(2);
+    let run_id = parts.next().unwrap_or_default().to_string();
+    let name = parts.nth(1).unwrap_or_default().to_string();
+    (run_id, name)
 }
 
 /// Checks the bearer token against the run's stored hash; only an

@@ -4,7 +4,7 @@
 //! The bootstrap file is created exclusively (`O_EXCL`) with mode 0600,
 //! so no other file can be substituted for it and no other user can
 //! read it. In the `api` transport its `secrets` map is empty and
-//! quire-ci asks the API for each value. The token goes only into the
+//! quire-ci requests each value from the API. The token goes only into the
 //! child's `QUIRE_CI_TOKEN` variable, never into argv, a file or a log.
 //! quire-ci starts in its own process group so that superseding the
 //! run can kill it and every command it started.
@@ -28,7 +28,7 @@ use crate::paths::{DataDir, RunDir};
 /// The environment variable that carries the run's token.
 pub const TOKEN_ENV: &str = "QUIRE_CI_TOKEN";
 
-/// How the server starts quire-ci.
+/// Settings for starting quire-ci.
 #[derive(Debug, Clone)]
 pub struct RunnerSettings {
     /// The `quire-ci` program.
@@ -38,7 +38,7 @@ pub struct RunnerSettings {
     pub server_url: String,
 }
 
-/// Why a run could not be handed to quire-ci. The text becomes the
+/// A failure to hand a run to quire-ci. The text becomes the
 /// run's failure reason, so it never contains a value.
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
@@ -46,8 +46,9 @@ pub enum DispatchError {
     RunDir { path: String, reason: String },
     #[error("cannot check out the workspace: {0}")]
     Workspace(#[from] workspace::GitError),
-    #[error("cannot read secret {name}: {reason}")]
-    Secret { name: String, reason: String },
+    /// A declared secret could not be read; the text names it.
+    #[error("{0}")]
+    Secret(String),
     #[error("cannot write the bootstrap file {path}: {reason}")]
     Bootstrap { path: String, reason: String },
     #[error("cannot start quire-ci ({program}): {reason}")]
@@ -103,24 +104,21 @@ fn bootstrap(
 
 fn reveal(
     name: &str,
-    source: &crate::config::SecretSource,
+    source: &crate::config::DeclaredSecret,
 ) -> Result<RevealedString, DispatchError> {
-    let secret_err = |reason: String| DispatchError::Secret {
-        name: name.to_string(),
-        reason,
-    };
-    let value = source.resolve().map_err(|e| secret_err(e.to_string()))?;
+    let value = source
+        .reveal(name)
+        .map_err(|e| DispatchError::Secret(e.to_string()))?;
     let text = std::str::from_utf8(value.expose()).map_err(|_| {
-        secret_err(
-            "the value is not UTF-8 text, which a bootstrap file \
-                    cannot carry"
-                .into(),
-        )
+        DispatchError::Secret(format!(
+            "secret {name}: the value is not UTF-8 text, which a \
+             bootstrap file cannot carry; use the api transport"
+        ))
     })?;
     Ok(RevealedString::new(text.to_string()))
 }
 
-/// A random 128-bit trace id in hex, for the error-reporting handoff.
+/// Returns a random 128-bit trace id in hex, for the error-reporting handoff.
 fn trace_id() -> String {
     let mut bytes = [0u8; 16];
     // A trace id is not a credential; on the unlikely failure of the
@@ -152,12 +150,13 @@ fn write_bootstrap(
         .map_err(fail)?;
     let mut json = zeroize::Zeroizing::new(bootstrap.to_json());
     json.push('\n');
+    // No fsync: the file lives for milliseconds, and after a crash
+    // reconcile deletes it and fails the run anyway.
     file.write_all(json.as_bytes()).map_err(fail)?;
-    file.sync_all().map_err(fail)?;
     Ok(())
 }
 
-/// The arguments quire-ci is started with.
+/// Builds the arguments quire-ci is started with.
 pub fn runner_args(
     run: &Run,
     dir: &RunDir,
@@ -231,7 +230,11 @@ pub fn kill_group(pgid: u32) {
     if rc != 0 {
         let error = std::io::Error::last_os_error();
         if error.raw_os_error() != Some(libc::ESRCH) {
-            tracing::warn!(pgid, %error, "cannot kill quire-ci's process group");
+            tracing::warn!(
+                pgid,
+                %error,
+                "cannot kill quire-ci's process group",
+            );
         }
     }
 }

@@ -128,7 +128,11 @@ fn read_events(path: &Path) -> String {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(error) => {
-            tracing::warn!(path = %path.display(), %error, "cannot read events");
+            tracing::warn!(
+                path = %path.display(),
+                %error,
+                "cannot read events",
+            );
             String::new()
         }
     }

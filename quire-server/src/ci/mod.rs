@@ -16,7 +16,7 @@ use quire_proto::{PushMeta, RunOutcome};
 use crate::config::ConfigHandle;
 use crate::db::runs::{Run, RunState};
 use crate::db::{Db, DbError};
-use crate::paths::DataDir;
+use crate::paths::{DataDir, validate_repo_name};
 
 pub mod dispatch;
 pub mod ingest;
@@ -46,6 +46,8 @@ pub enum CiError {
     UnknownRepo(String),
     #[error(transparent)]
     Git(#[from] workspace::GitError),
+    #[error("{0}")]
+    InvalidRepo(String),
 }
 
 /// The run manager; cheap to clone.
@@ -124,6 +126,7 @@ impl Ci {
         repo: &str,
         updates: &[RefUpdate],
     ) -> Result<Vec<Run>, CiError> {
+        validate_repo_name(repo).map_err(CiError::InvalidRepo)?;
         if !self.inner.data.repo(repo).is_dir() {
             return Err(CiError::UnknownRepo(repo.into()));
         }
@@ -144,7 +147,11 @@ impl Ci {
             match meta {
                 Ok(meta) => runs.push(self.create_run(meta)?),
                 Err(error) => {
-                    tracing::warn!(repo, %error, "ignoring a malformed ref update");
+                    tracing::warn!(
+                        repo,
+                        %error,
+                        "ignoring a malformed ref update",
+                    );
                 }
             }
         }
@@ -157,6 +164,7 @@ impl Ci {
         repo: &str,
         reference: Option<&str>,
     ) -> Result<Run, CiError> {
+        validate_repo_name(repo).map_err(CiError::InvalidRepo)?;
         let git_dir = self.inner.data.repo(repo);
         if !git_dir.is_dir() {
             return Err(CiError::UnknownRepo(repo.into()));
@@ -275,7 +283,11 @@ impl Ci {
             // Superseded while it ran: that state stands.
             Err(DbError::Transition(_)) => {}
             Err(error) => {
-                tracing::error!(run_id = %run_id, %error, "cannot record the run's end");
+                tracing::error!(
+                    run_id = %run_id,
+                    %error,
+                    "cannot record the run's end",
+                );
             }
         }
         self.slots().active.remove(&run_id);
@@ -333,7 +345,11 @@ impl Ci {
                 active.pgid = pid;
             }
             if let Err(error) = db.set_runner_pid(&run.id, pid) {
-                tracing::warn!(run_id = %run.id, %error, "cannot record quire-ci's pid");
+                tracing::warn!(
+                    run_id = %run.id,
+                    %error,
+                    "cannot record quire-ci's pid",
+                );
             }
             child
         };
@@ -346,7 +362,11 @@ impl Ci {
                 tracing::debug!(run_id = %run.id, %status, "quire-ci exited")
             }
             Err(error) => {
-                tracing::warn!(run_id = %run.id, %error, "cannot wait for quire-ci")
+                tracing::warn!(
+                    run_id = %run.id,
+                    %error,
+                    "cannot wait for quire-ci",
+                )
             }
         }
         let _ = db.set_runner_pid(&run.id, None);
@@ -400,7 +420,10 @@ fn final_state(summary: &ingest::Summary) -> (RunState, Option<String>) {
 fn remove_bootstrap(dir: &crate::paths::RunDir) {
     match std::fs::remove_file(dir.bootstrap()) {
         Ok(()) => {
-            tracing::debug!(path = %dir.bootstrap().display(), "removed a leftover bootstrap file")
+            tracing::debug!(
+                path = %dir.bootstrap().display(),
+                "removed a leftover bootstrap file",
+            )
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(error) => tracing::warn!(

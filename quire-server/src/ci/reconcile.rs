@@ -6,6 +6,7 @@
 //! whatever events it wrote are recorded. `pending` runs stay pending
 //! and the queue starts them again.
 
+use crate::db::DbError;
 use crate::db::runs::RunState;
 
 use super::{
@@ -19,17 +20,28 @@ impl Ci {
         let db = self.db();
         let orphans = db.runs_in_state(RunState::Active)?;
         for run in &orphans {
+            // Fail the run first: its token dies before its process.
+            match db.transition(
+                &run.id,
+                RunState::Failed,
+                Some(REASON_RESTARTED),
+            ) {
+                Ok(()) | Err(DbError::Transition(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
             if let Some(pid) = db.runner_pid(&run.id)?
                 && is_quire_ci(pid)
             {
                 dispatch::kill_group(pid);
             }
-            db.transition(&run.id, RunState::Failed, Some(REASON_RESTARTED))?;
             let dir = self.data().run_dir(&run.repo, &run.id);
             remove_bootstrap(&dir);
             ingest::ingest(db, &run.id, &dir)?;
             db.set_runner_pid(&run.id, None)?;
-            tracing::warn!(run_id = %run.id, "run was active when the server stopped; marked failed");
+            tracing::warn!(
+                run_id = %run.id,
+                "run was active when the server stopped; marked failed",
+            );
         }
         let pending = db.runs_in_state(RunState::Pending)?.len();
         if pending > 0 {

@@ -99,12 +99,16 @@ struct Report {
     secret_accesses: Vec<AccessRow>,
     /// Path of quire-ci's own output.
     runner_log: String,
+    /// quire-ci's own output, such as a pipeline's compile error.
+    runner_output: String,
 }
 
 #[derive(Debug, Serialize)]
 struct JobReport {
     #[serde(flatten)]
     job: JobRow,
+    /// The lines the job wrote with `(log ...)`.
+    log: String,
     commands: Vec<CommandReport>,
 }
 
@@ -136,9 +140,11 @@ fn report(db: &Db, data: &DataDir, id: &str) -> Result<Report, String> {
     let commands = db.sh_commands(&run.id).map_err(|e| e.to_string())?;
     let accesses = db.secret_accesses(&run.id).map_err(|e| e.to_string())?;
 
+    let dir = data.run_dir(&run.repo, &run.id);
     let mut job_reports: Vec<JobReport> = jobs
         .into_iter()
         .map(|job| JobReport {
+            log: read_log(&dir.job_log(&job.name).display().to_string()),
             job,
             commands: Vec::new(),
         })
@@ -152,6 +158,7 @@ fn report(db: &Db, data: &DataDir, id: &str) -> Result<Report, String> {
         {
             Some(job) => job.commands.push(command),
             None => job_reports.push(JobReport {
+                log: String::new(),
                 job: JobRow {
                     name: command.sh.job.clone(),
                     outcome: None,
@@ -170,17 +177,17 @@ fn report(db: &Db, data: &DataDir, id: &str) -> Result<Report, String> {
             names.push(access.name.clone());
         }
     }
-    let runner_log = data
-        .run_dir(&run.repo, &run.id)
-        .runner_log()
-        .display()
-        .to_string();
+    let runner_log = dir.runner_log().display().to_string();
+    let runner_output = std::fs::read(&runner_log)
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default();
     Ok(Report {
         run,
         jobs: job_reports,
         secrets_accessed: names,
         secret_accesses: accesses,
         runner_log,
+        runner_output,
     })
 }
 
@@ -255,11 +262,22 @@ fn show_text(report: &Report) -> String {
     };
     let _ = writeln!(out, "  secrets    {names}");
     let _ = writeln!(out, "  quire-ci   {}", report.runner_log);
+    if run.state == crate::db::runs::RunState::Failed
+        && !report.runner_output.trim().is_empty()
+    {
+        let _ = writeln!(out, "\nquire-ci output:");
+        for line in report.runner_output.lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     for job in &report.jobs {
         let outcome = job.job.outcome.as_deref().unwrap_or("unfinished");
         let _ = writeln!(out, "\njob {}  {outcome}", job.job.name);
         if let Some(message) = &job.job.message {
             let _ = writeln!(out, "  {message}");
+        }
+        for line in job.log.lines() {
+            let _ = writeln!(out, "  log: {line}");
         }
         for command in &job.commands {
             let exit = match (command.sh.exit_code, command.sh.timed_out) {

@@ -17,7 +17,8 @@ pub(super) fn post_receive(
 ) -> Result<(), String> {
     let Some(repo) = repo.or_else(repo_from_cwd) else {
         eprintln!(
-            "quire: warning: cannot tell which repository this is; pass --repo NAME"
+            "quire: warning: cannot tell which repository this is; \
+             pass --repo NAME"
         );
         return Ok(());
     };
@@ -39,12 +40,13 @@ pub(super) fn post_receive(
                 eprintln!("quire: warning: no run created: {error}");
             }
             for run in reply.runs {
-                eprintln!("quire: run {} started for {}", run.id, run.ref_name);
+                eprintln!("quire: run {} created for {}", run.id, run.ref_name);
             }
         }
         Err(error) => {
             eprintln!(
-                "quire: warning: {error}; the push succeeded but no run was created"
+                "quire: warning: {error}; the push succeeded but no run \
+                 was created"
             );
         }
     }

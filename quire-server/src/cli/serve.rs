@@ -21,6 +21,10 @@ pub(super) fn serve(data: DataDir, args: ServeArgs) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(async move {
+        // Signal handlers go in before the address is printed, so a
+        // caller that stops the server as soon as it reads the address
+        // still gets a clean shutdown.
+        let mut signals = Signals::install()?;
         let server = Server::start(ServeOptions {
             data,
             bind: args.bind,
@@ -33,7 +37,7 @@ pub(super) fn serve(data: DataDir, args: ServeArgs) -> Result<(), String> {
         let mut out = std::io::stdout();
         let _ = writeln!(out, "quire listening on {}", server.url());
         let _ = out.flush();
-        wait_for_signal().await;
+        signals.wait().await;
         server.stop().await;
         Ok(())
     })
@@ -55,18 +59,29 @@ fn sibling_quire_ci() -> Result<PathBuf, String> {
     }
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(error) => {
-            tracing::warn!(%error, "cannot listen for SIGTERM");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+/// SIGINT and SIGTERM, either of which stops the server.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Self, String> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let install = |kind| {
+            signal(kind)
+                .map_err(|e| format!("cannot install a signal handler: {e}"))
+        };
+        Ok(Self {
+            interrupt: install(SignalKind::interrupt())?,
+            terminate: install(SignalKind::terminate())?,
+        })
+    }
+
+    async fn wait(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
     }
 }

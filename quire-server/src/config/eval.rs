@@ -14,7 +14,7 @@ use quire_ci::fennel::{CompileOptions, compile};
 use quire_proto::TransportMode;
 use quire_proto::secret_api::validate_secret_name;
 
-use super::{Config, ConfigError, SecretSource};
+use super::{Config, ConfigError, DeclaredSecret};
 
 /// Memory a config evaluation may use.
 const MEMORY_LIMIT: usize = 16 * 1024 * 1024;
@@ -73,6 +73,7 @@ pub(super) fn parse_fennel(
             .iter()
             .map(|s| s.to_string())
             .collect(),
+        ..CompileOptions::default()
     };
     let compiled = compile(source, &options)
         .map_err(|e| ConfigError::Syntax(e.to_string()))?;
@@ -133,7 +134,7 @@ fn sandbox() -> mlua::Result<Lua> {
     Ok(lua)
 }
 
-/// The message of a Lua error without mlua's traceback.
+/// Returns the message of a Lua error without mlua's traceback.
 fn lua_error_text(err: &mlua::Error) -> String {
     match err {
         mlua::Error::CallbackError { cause, .. } => lua_error_text(cause),
@@ -350,7 +351,7 @@ impl Converter<'_> {
         &self,
         path: &str,
         value: Value,
-    ) -> Result<BTreeMap<String, SecretSource>, ConfigError> {
+    ) -> Result<BTreeMap<String, DeclaredSecret>, ConfigError> {
         let table = self.table(path, value)?;
         let mut secrets = BTreeMap::new();
         for (name, value) in self.entries(&table, path, None)? {
@@ -362,16 +363,16 @@ impl Converter<'_> {
         Ok(secrets)
     }
 
-    /// A literal string, `{:file PATH}` or `{:env NAME}`.
+    /// Reads a source: a literal string, `{:file PATH}` or `{:env NAME}`.
     fn source(
         &self,
         path: &str,
         value: Value,
-    ) -> Result<SecretSource, ConfigError> {
+    ) -> Result<DeclaredSecret, ConfigError> {
         let shape = "expected a string, {:file PATH} or {:env NAME}";
         match value {
             Value::String(s) => {
-                Ok(SecretSource::literal(s.as_bytes().to_vec()))
+                Ok(DeclaredSecret::literal(s.as_bytes().to_vec()))
             }
             Value::Table(table) => {
                 let entries =
@@ -391,19 +392,25 @@ impl Converter<'_> {
                     );
                 }
                 if kind == "file" {
-                    Ok(SecretSource::file(self.base.join(text)))
+                    Ok(DeclaredSecret::file(self.base.join(text)))
                 } else {
-                    Ok(SecretSource::env(text))
+                    Ok(DeclaredSecret::env(text))
                 }
             }
             // No `describe` here: the value might be a secret written
             // with the wrong type, and error messages are logged.
             other => Err(self.invalid(
                 path,
-                format!("{shape}, got a {}", other.type_name()),
+                format!("{shape}, got {}", with_article(other.type_name())),
             )),
         }
     }
+}
+
+/// Prefixes a type name with "a" or "an".
+fn with_article(name: &str) -> String {
+    let vowel = name.starts_with(['a', 'e', 'i', 'o', 'u']);
+    format!("{} {name}", if vowel { "an" } else { "a" })
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -419,7 +426,7 @@ mod tests {
     use quire_proto::TransportMode;
 
     use super::*;
-    use crate::config::SourceKind;
+    use crate::config::SecretSpec;
 
     fn parse(lua: &str) -> Result<Config, ConfigError> {
         parse_lua(lua, "/d/config.fnl", Path::new("/d"))
@@ -444,19 +451,22 @@ mod tests {
         assert_eq!(config.transport, TransportMode::Api);
         assert_eq!(config.max_concurrent_runs, 3);
         assert_eq!(
-            config.secrets["deploy_key"].resolve().unwrap().expose(),
+            config.secrets["deploy_key"]
+                .reveal("deploy_key")
+                .unwrap()
+                .expose(),
             b"k3y-value-long"
         );
         assert!(
-            config.secrets["npm"].kind()
-                == &SourceKind::File("/d/npm.txt".into())
+            config.secrets["npm"].spec()
+                == &SecretSpec::File("/d/npm.txt".into())
         );
         assert!(
-            config.secrets["gh"].kind() == &SourceKind::Env("GH_TOKEN".into())
+            config.secrets["gh"].spec() == &SecretSpec::Env("GH_TOKEN".into())
         );
         assert!(matches!(
-            config.sentry_dsn.as_ref().unwrap().kind(),
-            SourceKind::Env(name) if name == "SENTRY_DSN"
+            config.sentry_dsn.as_ref().unwrap().spec(),
+            SecretSpec::Env(name) if name == "SENTRY_DSN"
         ));
     }
 
@@ -507,7 +517,7 @@ mod tests {
             ),
             (
                 "return {secrets = {k = 12345678}}",
-                ":secrets :k: expected a string, {:file PATH} or {:env NAME}, got a integer",
+                ":secrets :k: expected a string, {:file PATH} or {:env NAME}, got an integer",
             ),
             (
                 "return {secrets = {k = {}}}",

@@ -11,10 +11,11 @@ use std::path::Path;
 use quire_proto::TransportMode;
 
 mod eval;
-pub mod secret_source;
 pub mod watch;
 
-pub use secret_source::{SecretSource, SourceError, SourceKind};
+/// Declared secrets use quire-ci's type, so a local run's `--secrets`
+/// file and the server's config read sources the same way.
+pub use quire_ci::secret::{DeclaredSecret, SecretSpec, SourceError};
 pub use watch::{ConfigHandle, ConfigWatcher};
 
 /// The default TCP port of the HTTP API.
@@ -27,14 +28,14 @@ pub struct Config {
     /// overrides it.
     pub port: u16,
     /// Declared secrets, by name.
-    pub secrets: BTreeMap<String, SecretSource>,
-    /// How secret values reach quire-ci.
+    pub secrets: BTreeMap<String, DeclaredSecret>,
+    /// The secret transport that carries values to quire-ci.
     pub transport: TransportMode,
     /// How many runs execute at once; the rest wait in push order.
     pub max_concurrent_runs: usize,
     /// The error-reporting DSN handed to quire-ci in the bootstrap. It
     /// contains a credential, so it is held like a secret.
-    pub sentry_dsn: Option<SecretSource>,
+    pub sentry_dsn: Option<DeclaredSecret>,
 }
 
 impl Default for Config {
@@ -49,7 +50,7 @@ impl Default for Config {
     }
 }
 
-/// Why a config file was rejected. Each message names the file, and
+/// A rejected config file. Each message names the file, and
 /// the key or line where that is known.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {

@@ -7,8 +7,8 @@
 //! The database runs in WAL mode, so `quire ci list` and `quire ci show`
 //! can read it from another process while the server writes.
 
-use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -55,28 +55,21 @@ pub enum DbError {
 /// The database connection, shared by the server's tasks.
 pub struct Db {
     conn: Mutex<Connection>,
+    path: PathBuf,
+    /// The writer of secret access rows, started on first use.
+    accesses: OnceLock<secret_access::AccessWriter>,
 }
 
 impl Db {
     /// Opens (creating if needed) the database at `path` and applies
     /// any pending migrations.
     pub fn open(path: &Path) -> Result<Self, DbError> {
-        let open_err = |source| DbError::Open {
-            path: path.display().to_string(),
-            source,
-        };
-        let mut conn = Connection::open(path).map_err(open_err)?;
-        conn.busy_timeout(Duration::from_secs(5))
-            .map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "wal")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "normal")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "on")
-            .map_err(open_err)?;
+        let mut conn = connect(path)?;
         migrate(&mut conn, path)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+            accesses: OnceLock::new(),
         })
     }
 
@@ -86,6 +79,24 @@ impl Db {
         // SQLite rolls back an unfinished transaction itself.
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Opens one connection with the settings every connection uses.
+fn connect(path: &Path) -> Result<Connection, DbError> {
+    let open_err = |source| DbError::Open {
+        path: path.display().to_string(),
+        source,
+    };
+    let conn = Connection::open(path).map_err(open_err)?;
+    conn.busy_timeout(Duration::from_secs(5))
+        .map_err(open_err)?;
+    conn.pragma_update(None, "journal_mode", "wal")
+        .map_err(open_err)?;
+    conn.pragma_update(None, "synchronous", "normal")
+        .map_err(open_err)?;
+    conn.pragma_update(None, "foreign_keys", "on")
+        .map_err(open_err)?;
+    Ok(conn)
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), DbError> {
@@ -111,7 +122,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), DbError> {
     Ok(())
 }
 
-/// The current time as stored in the database.
+/// Returns the current time as stored in the database.
 pub fn now() -> String {
     quire_proto::time::format_rfc3339_nanos(std::time::SystemTime::now())
 }

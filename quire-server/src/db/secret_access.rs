@@ -1,12 +1,23 @@
 //! The `secret_accesses` table: every request for a secret, granted or
 //! refused. It stores names and outcomes, never a value.
+//!
+//! Rows are written by one thread with its own connection, in batches:
+//! a request only queues its row, and the thread commits whatever has
+//! queued up in one transaction. A commit per request would cap the
+//! secret endpoint at the rate of WAL appends. Reads through [`Db`]
+//! flush the queue first, so this process always reads its own rows;
+//! another process reads them after the next commit, a few
+//! microseconds later.
 
-use rusqlite::params;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use super::{Db, DbError, now};
 
-/// How a request for a secret ended.
+/// The outcome of a request for a secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AccessResult {
@@ -51,8 +62,108 @@ pub struct AccessRow {
 /// cannot grow the table with huge refused names.
 const MAX_STORED_NAME: usize = 200;
 
+/// Rows committed in one transaction at most.
+const MAX_BATCH: usize = 4096;
+
+struct PendingRow {
+    run_id: String,
+    job: Option<String>,
+    name: String,
+    at: String,
+    result: AccessResult,
+}
+
+enum Message {
+    Row(PendingRow),
+    /// Acknowledged once every row queued before it is committed.
+    Flush(mpsc::SyncSender<()>),
+}
+
+/// The queue and thread that write access rows.
+pub(super) struct AccessWriter {
+    sender: mpsc::Sender<Message>,
+    // Kept so the thread is not detached; it ends when `sender` drops.
+    _thread: JoinHandle<()>,
+}
+
+impl AccessWriter {
+    fn start(conn: Connection) -> Self {
+        let (sender, receiver) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("secret-access-writer".into())
+            .spawn(move || write_loop(conn, receiver))
+            .expect("spawning the access writer thread");
+        Self {
+            sender,
+            _thread: thread,
+        }
+    }
+}
+
+fn write_loop(mut conn: Connection, receiver: mpsc::Receiver<Message>) {
+    while let Ok(first) = receiver.recv() {
+        let mut rows = Vec::new();
+        let mut flushes = Vec::new();
+        let mut next = Some(first);
+        while let Some(message) = next {
+            match message {
+                Message::Row(row) => rows.push(row),
+                Message::Flush(done) => flushes.push(done),
+            }
+            next = if rows.len() < MAX_BATCH {
+                receiver.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        if !rows.is_empty()
+            && let Err(error) = insert_rows(&mut conn, &rows)
+        {
+            tracing::error!(
+                %error,
+                rows = rows.len(),
+                "cannot record secret accesses"
+            );
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
+fn insert_rows(
+    conn: &mut Connection,
+    rows: &[PendingRow],
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO secret_accesses (run_id, job, name, at, result) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for row in rows {
+            insert.execute(params![
+                row.run_id,
+                row.job,
+                row.name,
+                row.at,
+                row.result.as_str()
+            ])?;
+        }
+    }
+    tx.commit()
+}
+
 impl Db {
-    /// Records one request for `name` by `run_id`.
+    fn access_writer(&self) -> Result<&AccessWriter, DbError> {
+        if let Some(writer) = self.accesses.get() {
+            return Ok(writer);
+        }
+        let conn = super::connect(&self.path)?;
+        Ok(self.accesses.get_or_init(|| AccessWriter::start(conn)))
+    }
+
+    /// Queues a record of one request for `name` by `run_id`.
     pub fn record_secret_access(
         &self,
         run_id: &str,
@@ -60,15 +171,30 @@ impl Db {
         name: &str,
         result: AccessResult,
     ) -> Result<(), DbError> {
-        let name = truncate(name, MAX_STORED_NAME);
-        let run_id = truncate(run_id, MAX_STORED_NAME);
-        self.conn()
-            .prepare_cached(
-                "INSERT INTO secret_accesses (run_id, job, name, at, result) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![run_id, job, name, now(), result.as_str()])?;
-        Ok(())
+        let row = PendingRow {
+            run_id: truncate(run_id, MAX_STORED_NAME).to_string(),
+            job: job.map(str::to_string),
+            name: truncate(name, MAX_STORED_NAME).to_string(),
+            at: now(),
+            result,
+        };
+        self.access_writer()?
+            .sender
+            .send(Message::Row(row))
+            .map_err(|_| writer_gone())
+    }
+
+    /// Waits until every queued access row is committed.
+    pub fn flush_secret_accesses(&self) -> Result<(), DbError> {
+        let Some(writer) = self.accesses.get() else {
+            return Ok(());
+        };
+        let (done, wait) = mpsc::sync_channel(1);
+        writer
+            .sender
+            .send(Message::Flush(done))
+            .map_err(|_| writer_gone())?;
+        wait.recv().map_err(|_| writer_gone())
     }
 
     /// Fills in the job of a run's granted API accesses of `name` that
@@ -79,6 +205,7 @@ impl Db {
         name: &str,
         job: &str,
     ) -> Result<(), DbError> {
+        self.flush_secret_accesses()?;
         self.conn()
             .prepare_cached(
                 "UPDATE secret_accesses SET job = ?3 WHERE id = (\
@@ -95,6 +222,7 @@ impl Db {
         &self,
         run_id: &str,
     ) -> Result<Vec<AccessRow>, DbError> {
+        self.flush_secret_accesses()?;
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT run_id, job, name, at, result FROM secret_accesses \
@@ -111,6 +239,12 @@ impl Db {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+fn writer_gone() -> DbError {
+    DbError::Query(rusqlite::Error::InvalidParameterName(
+        "the secret access writer thread has stopped".into(),
+    ))
 }
 
 fn truncate(s: &str, max: usize) -> &str {

@@ -16,7 +16,8 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error(
-        "cannot reach the quire server at {path}: {source}; is `quire serve` running?"
+        "cannot reach the quire server at {path}: {source}; \
+         is `quire serve` running?"
     )]
     Connect { path: String, source: io::Error },
     #[error("talking to the quire server at {path} failed: {source}")]

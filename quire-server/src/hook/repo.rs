@@ -63,7 +63,7 @@ pub fn create(
 fn hook_script(data: &DataDir, name: &str, quire: &Path) -> String {
     format!(
         "#!/bin/sh\n\
-         # Tells the quire server about this push; written by `quire repo new`.\n\
+         # Written by `quire repo new`: tells the quire server about a push.\n\
          exec {} --data-dir {} hook post-receive --repo {}\n",
         shell_quote(&quire.display().to_string()),
         shell_quote(&data.root().display().to_string()),

@@ -4,7 +4,7 @@
 //!
 //! The stand-in is a shell script, a test double at the process
 //! boundary: it records its argv, its `QUIRE_CI_TOKEN` and the
-//! bootstrap file it was given, then behaves as `control/mode` says
+//! bootstrap file it was given, then acts as `control/mode` selects
 //! (`finish`, `fail`, `hang` or `vanish`). The real quire-ci runs in
 //! the end-to-end tests of the integration crate.
 
@@ -90,11 +90,8 @@ impl Harness {
         let tmp = tempfile::tempdir().unwrap();
         let data = DataDir::new(tmp.path().join("data"));
         std::fs::create_dir_all(data.root()).unwrap();
-        let bin = tmp.path().join("bin");
-        let control = bin.join("control");
-        std::fs::create_dir_all(&control).unwrap();
-        let program = bin.join("fake-quire-ci");
-        write_executable(&program, FAKE_QUIRE_CI);
+        let program = install_fake_quire_ci(&tmp.path().join("bin"));
+        let control = tmp.path().join("bin").join("control");
 
         let db = Arc::new(Db::open(&data.database()).unwrap());
         let config = ConfigHandle::new(config);
@@ -135,7 +132,7 @@ impl Harness {
         std::fs::write(self.control.join("mode"), mode).unwrap();
     }
 
-    /// What the stand-in recorded for a run.
+    /// Returns what the stand-in recorded for a run.
     pub fn recorded(&self, run_id: &str, file: &str) -> String {
         std::fs::read_to_string(self.control.join(run_id).join(file))
             .unwrap_or_else(|e| panic!("{run_id}/{file}: {e}"))
@@ -224,7 +221,7 @@ impl Harness {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    /// Waits until no run holds a slot.
+    /// Waits until no run has a slot.
     pub async fn wait_idle(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !self.ci.active_runs().is_empty() {
@@ -232,6 +229,15 @@ impl Harness {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// Writes the stand-in for quire-ci into `bin`, with its `control`
+/// directory beside it; returns the program's path.
+pub fn install_fake_quire_ci(bin: &Path) -> PathBuf {
+    std::fs::create_dir_all(bin.join("control")).unwrap();
+    let program = bin.join("fake-quire-ci");
+    write_executable(&program, FAKE_QUIRE_CI);
+    program
 }
 
 pub fn write_executable(path: &Path, text: &str) {
