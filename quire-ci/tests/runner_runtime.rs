@@ -310,6 +310,20 @@ end)"#,
 }
 
 #[test]
+fn sh_commands_share_runner_group() {
+    // The server stops a run by killing quire-ci's process group, so
+    // commands must be in it.
+    let run = run(&pipeline(
+        r#"ci.job("a", {"quire/push"}, function(rt)
+  local mine = rt.sh("cut -d' ' -f5 /proc/$$/stat").stdout
+  local runner = rt.sh("cut -d' ' -f5 /proc/$PPID/stat").stdout
+  return {same = mine == runner, mine = mine}
+end)"#,
+    ));
+    assert_eq!(run.outputs("a")["same"], true, "{}", run.outputs("a"));
+}
+
+#[test]
 fn sh_env_cwd_stdin() {
     let run = run(&pipeline(
         r#"ci.job("a", {"quire/push"}, function(rt)
@@ -345,13 +359,20 @@ end)"#,
 fn sh_timeout_kills_command() {
     let run = run(&pipeline(
         r#"ci.job("a", {"quire/push"}, function(rt)
-  local r = rt.sh("echo started; sleep 30 & wait", {timeout = 0.3})
-  return {timed = r["timed-out"], exit = r.exit, out = r.stdout}
+  local r = rt.sh("echo started; sleep 30 & echo $! > bg.pid; wait",
+                  {timeout = 0.3})
+  local bg = rt.sh("cat bg.pid; rm bg.pid").stdout
+  -- Gone, or a zombie that nobody has reaped yet.
+  local gone = rt.sh("for i in 1 2 3 4 5 6 7 8 9 10; do " ..
+    "s=$(cut -d' ' -f3 /proc/" .. bg:gsub("%s", "") .. "/stat 2>/dev/null); " ..
+    "[ -z \"$s\" ] || [ \"$s\" = Z ] && exit 0; sleep 0.1; done; exit 1")
+  return {timed = r["timed-out"], exit = r.exit, out = r.stdout,
+          gone = gone.exit == 0}
 end)"#,
     ));
     assert_eq!(
         run.outputs("a"),
-        serde_json::json!({"timed": true, "out": "started\n"})
+        serde_json::json!({"timed": true, "out": "started\n", "gone": true})
     );
     assert!(run.events.contains(&EventKind::ShFinished {
         job: "a".into(),

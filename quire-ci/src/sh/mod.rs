@@ -6,14 +6,15 @@
 //! reader thread that sends chunks over a bounded channel. The calling
 //! thread receives them in arrival order and writes the log. The bound
 //! on the channel makes a fast writer wait for the log instead of
-//! filling memory. A command runs in its own process group, so a
-//! timeout kills the whole tree it started.
+//! filling memory. A timeout kills the command and every process it
+//! started (see `kill`).
 
+mod kill;
 pub mod log;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
@@ -197,8 +198,7 @@ fn spawn(request: &ShRequest) -> Result<Child, ShError> {
             Stdio::null()
         })
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
+        .stderr(Stdio::piped());
     for name in HIDDEN_ENV {
         command.env_remove(name);
     }
@@ -317,7 +317,7 @@ fn pump(
                 let now = Instant::now();
                 match (killed, deadline.at) {
                     (None, Some((at, expiry))) if now >= at => {
-                        kill_group(child);
+                        kill::kill_tree(child.id());
                         killed = Some(expiry);
                         stop_at = Some(now + DRAIN_AFTER_EXIT);
                     }
@@ -336,13 +336,4 @@ fn pump(
         log.flush()?;
     }
     Ok(killed)
-}
-
-fn kill_group(child: &Child) {
-    let pid = child.id() as libc::pid_t;
-    // SAFETY: kill(2) with a negative pid signals the process group the
-    // child leads; it has no memory-safety preconditions.
-    unsafe {
-        libc::kill(-pid, libc::SIGKILL);
-    }
 }
