@@ -400,6 +400,17 @@ end)"#,
 }
 
 #[test]
+fn sh_timeout_after_pipes_close() {
+    let run = run(&pipeline(
+        r#"ci.job("a", {"quire/push"}, function(rt)
+  local r = rt.sh("exec >/dev/null 2>&1; sleep 30", {timeout = 0.3})
+  return {timed = r["timed-out"]}
+end)"#,
+    ));
+    assert_eq!(run.outputs("a"), serde_json::json!({"timed": true}));
+}
+
+#[test]
 fn sh_missing_program_raises() {
     let run = run(&pipeline(
         r#"ci.job("a", {"quire/push"}, function(rt)

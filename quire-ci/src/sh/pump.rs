@@ -119,7 +119,33 @@ pub fn pump(
         // reading it while the command runs.
         log.flush()?;
     }
+    if killed.is_none() {
+        killed = wait_within(child, deadline)?;
+    }
     Ok(killed)
+}
+
+/// Waits for a command whose pipes are closed but which may still run,
+/// killing it at the deadline. Without a deadline the caller's blocking
+/// wait is enough.
+fn wait_within(
+    child: &mut Child,
+    deadline: Option<(Instant, Expiry)>,
+) -> io::Result<Option<Expiry>> {
+    let Some((at, expiry)) = deadline else {
+        return Ok(None);
+    };
+    let mut pause = Duration::from_micros(200);
+    while child.try_wait()?.is_none() {
+        let now = Instant::now();
+        if now >= at {
+            kill::kill_tree(child.id());
+            return Ok(Some(expiry));
+        }
+        std::thread::sleep(pause.min(at - now));
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+    Ok(None)
 }
 
 struct Pipe {
