@@ -41,7 +41,7 @@ fn signal(pid: u32, sig: libc::c_int) {
     }
 }
 
-/// `root` and its descendants, from the parent pids in `/proc`.
+/// Lists `root` and its descendants, from the parent pids in `/proc`.
 fn descendants(root: u32) -> Vec<u32> {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
@@ -69,9 +69,9 @@ fn descendants(root: u32) -> Vec<u32> {
     tree
 }
 
-/// The parent pid from `/proc/<pid>/stat`. The command name in that
-/// file is in parentheses and may contain spaces, so the fields are
-/// read after the last `)`.
+/// Reads the parent pid from `/proc/<pid>/stat`. The command name in
+/// that file is in parentheses and may contain spaces, so the fields
+/// are read after the last `)`.
 fn parent_pid(pid: u32) -> Option<u32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 1..];

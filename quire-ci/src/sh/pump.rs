@@ -27,7 +27,7 @@ const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
 /// How often a quiet command is checked for having exited.
 const EXIT_POLL: Duration = Duration::from_millis(100);
 
-/// Which limit ended a command early.
+/// The limit that ended a command early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expiry {
     /// The command's own `:timeout`.
