@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
@@ -19,7 +20,9 @@ use crate::run::push::{PushInfo, PushSource};
 use crate::run::secrets_file::{self, SecretsFileError};
 use crate::run::{self, RunError, RunOptions};
 use crate::runtime::PipelineLoadError;
-use crate::secret::{Redactor, SecretRegistry, SecretValue};
+use crate::secret::{
+    RedactingMakeWriter, Redactor, SecretRegistry, SecretValue,
+};
 
 /// Stack size of the Lua thread. Deep pipelines recurse through Lua
 /// and Rust callbacks, so it is larger than a thread's default.
@@ -52,8 +55,11 @@ pub enum RunSetupError {
 
 /// Runs a pipeline; returns the exit code.
 pub fn run(args: RunArgs) -> u8 {
-    init_tracing();
-    let (options, registry) = match prepare(args) {
+    // One redactor for the run, so quire-ci's own tracing output is
+    // redacted with the same values as everything else.
+    let redactor = Redactor::new();
+    init_tracing(Some(&redactor));
+    let (options, registry) = match prepare(args, redactor) {
         Ok(prepared) => prepared,
         Err(e) => {
             eprintln!("error: {e}");
@@ -102,6 +108,7 @@ pub fn print_run_error(error: &RunError) {
 /// Checks the flags, reads the bootstrap and builds the registry.
 fn prepare(
     args: RunArgs,
+    redactor: Arc<Redactor>,
 ) -> Result<(RunOptions, SecretRegistry), RunSetupError> {
     if args.memory_limit_mib == 0 {
         return Err(RunSetupError::NotPositive {
@@ -125,7 +132,7 @@ fn prepare(
         Some(path) => Some(read_bootstrap(path)?),
         None => None,
     };
-    let registry = build_registry(&args, bootstrap.as_ref())?;
+    let registry = build_registry(&args, bootstrap.as_ref(), redactor)?;
     let push = match &bootstrap {
         Some(b) => PushSource::Known(PushInfo::from_meta(&b.meta, &b.git_dir)),
         None => PushSource::Checkout(args.workspace.clone()),
@@ -163,6 +170,7 @@ fn prepare(
 fn build_registry(
     args: &RunArgs,
     bootstrap: Option<&Bootstrap>,
+    redactor: Arc<Redactor>,
 ) -> Result<SecretRegistry, RunSetupError> {
     if args.transport == TransportMode::Api {
         return Err(RunSetupError::ApiTransport);
@@ -183,7 +191,7 @@ fn build_registry(
             (None, Some(path)) => secrets_file::read(path)?,
             (None, None) => BTreeMap::new(),
         };
-    Ok(SecretRegistry::with_declared(declared, Redactor::new()))
+    Ok(SecretRegistry::with_declared(declared, redactor))
 }
 
 /// Reads the bootstrap file and deletes it at once, so the secret
@@ -241,14 +249,21 @@ fn temp_out_dir() -> Result<PathBuf, RunSetupError> {
 }
 
 /// Sends tracing output to standard error, filtered by `QUIRE_LOG`
-/// (or `RUST_LOG`); only warnings and errors by default.
-pub fn init_tracing() {
+/// (or `RUST_LOG`); only warnings and errors by default. With a
+/// redactor, every line passes through it first.
+pub fn init_tracing(redactor: Option<&Arc<Redactor>>) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("QUIRE_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match redactor {
+        Some(redactor) => builder
+            .with_writer(RedactingMakeWriter::new(
+                std::io::stderr,
+                Arc::clone(redactor),
+            ))
+            .try_init(),
+        None => builder.with_writer(std::io::stderr).try_init(),
+    };
 }
