@@ -93,7 +93,10 @@ impl HttpClient {
         let mut status = None;
         let mut last = String::new();
         for attempt in 0..self.retry.attempts {
-            tokio::time::sleep(self.retry.backoff(attempt)).await;
+            // A zero sleep still waits for the timer's next 1 ms tick.
+            if attempt > 0 {
+                tokio::time::sleep(self.retry.backoff(attempt)).await;
+            }
             let outcome = self.try_once(&url, name, &mut status).await;
             match outcome {
                 Try::Done(result) => {

@@ -1,13 +1,13 @@
 //! The secret-fetch thread of the API transport.
 //!
 //! ```text
-//! Lua thread                          secret-fetch thread (tokio)
+//! Lua thread                        secret-fetch thread (tokio)
 //! FetchHandle::fetch(name, job)
 //!   FetchRequest {id, name, job, reply}
-//!   ──── crossbeam channel ────▶ bridge ──▶ actor task
-//!                                           owns HttpClient (reqwest
-//!                                           client + bearer token)
-//!                                           one fetch per name at once
+//!   ── crossbeam channel, then Notify ──▶ actor task
+//!                                         owns HttpClient (reqwest
+//!                                         client + bearer token);
+//!                                         one fetch per name at once
 //!   reply.recv_timeout(timeout) ◀── reply channel ──┘
 //! ```
 //!
@@ -20,7 +20,7 @@
 //! wait for that same HTTP call.
 //!
 //! Shutdown: [`SecretFetcher::shutdown`] (or dropping it) stops the
-//! bridge, the actor aborts fetches still running, and the thread is
+//! actor, which aborts fetches still running, and the thread is
 //! joined. A waiting caller then gets `SecretError::Stopped`, never
 //! a hang. The actor also ends when every [`FetchHandle`] and the
 //! fetcher's own sender are gone.
