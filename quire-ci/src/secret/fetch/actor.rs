@@ -1,5 +1,5 @@
 //! The actor task: receives secret requests, fetches each name once at
-//! a time, and answers every caller waiting for it.
+//! a time, and replies to every caller waiting for it.
 //!
 //! Requests arrive on a crossbeam channel, which a synchronous caller
 //! can use without a runtime, and the caller then rings a doorbell (a
@@ -44,7 +44,7 @@ struct Waiter {
 }
 
 /// Runs the actor until every request sender is gone or the fetcher
-/// asks it to stop.
+/// requests a stop.
 pub(super) async fn run(
     client: HttpClient,
     incoming: Receiver<FetchRequest>,

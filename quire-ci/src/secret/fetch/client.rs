@@ -40,7 +40,7 @@ pub(super) struct Fetched {
     pub retries: u32,
 }
 
-/// What one try returned.
+/// The outcome of one try.
 enum Try {
     Done(Result<SecretValue, SecretError>),
     Retry(String),
@@ -193,7 +193,7 @@ async fn read_body(
     Ok(SecretValue::new(std::mem::take(&mut *body)))
 }
 
-/// The `error` sentence of an API error body, or a placeholder.
+/// Returns the `error` sentence of an API error body, or a placeholder.
 async fn error_message(response: reqwest::Response) -> String {
     let body = response.bytes().await.unwrap_or_default();
     match serde_json::from_slice::<ApiError>(&body) {
@@ -202,7 +202,8 @@ async fn error_message(response: reqwest::Response) -> String {
     }
 }
 
-/// A transport error with its causes, such as "connection refused".
+/// Formats a transport error with its causes, such as "connection
+/// refused".
 fn describe(err: &reqwest::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();

@@ -32,7 +32,7 @@ pub(super) struct Doorbell {
 /// Sends secret requests to the fetch thread and waits for replies.
 ///
 /// Cloning is cheap; every clone feeds the same actor. The handle holds
-/// no token and no async state.
+/// contains no token and no async state.
 #[derive(Clone)]
 pub struct FetchHandle {
     sender: Arc<RequestSender>,
@@ -93,7 +93,7 @@ impl FetchHandle {
     }
 }
 
-/// Why the secret-fetch thread could not start.
+/// An error that kept the secret-fetch thread from starting.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchStartError {
     /// The server URL is not a plain `http://` URL.
@@ -173,7 +173,7 @@ impl SecretFetcher {
         })
     }
 
-    /// A new handle for a thread that resolves secrets.
+    /// Returns a new handle for a thread that resolves secrets.
     pub fn handle(&self) -> FetchHandle {
         FetchHandle {
             sender: Arc::new(RequestSender {
@@ -185,8 +185,8 @@ impl SecretFetcher {
         }
     }
 
-    /// Every thread that ran the fetch thread's tokio runtime: the
-    /// fetch thread and its blocking pool.
+    /// Returns the threads that ran the fetch thread's tokio runtime:
+    /// the fetch thread and any blocking-pool threads.
     pub fn runtime_threads(&self) -> Vec<ThreadId> {
         self.runtime_threads
             .lock()
@@ -221,7 +221,8 @@ impl Drop for SecretFetcher {
     }
 }
 
-/// The body of the secret-fetch thread.
+/// Runs the secret-fetch thread: builds its runtime and drives the
+/// actor to the end.
 fn run_thread(
     client: HttpClient,
     incoming: Receiver<FetchRequest>,

@@ -13,8 +13,8 @@
 //!
 //! The design keeps async code off the Lua thread: it only sends on a
 //! crossbeam channel and waits on a reply channel with a timeout. It
-//! never calls `block_on`, never enters the tokio runtime and never
-//! sees the token. The actor task on the fetch thread owns the HTTP
+//! never calls `block_on`, never enters the tokio runtime and has no
+//! access to the token. The actor task on the fetch thread owns the HTTP
 //! client, so connections stay alive across fetches, and serves
 //! requests concurrently; requests for a name already being fetched
 //! wait for that same HTTP call.
@@ -38,7 +38,7 @@ use super::value::SecretValue;
 /// Default time a job waits for one secret from the server.
 pub const DEFAULT_SECRET_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How failed HTTP tries are repeated.
+/// The retry schedule for failed HTTP tries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Tries in all, the first included. Default 5.
@@ -73,7 +73,7 @@ impl RetryPolicy {
     }
 }
 
-/// What the secret-fetch thread needs to start.
+/// Settings of the secret-fetch thread.
 #[derive(Debug, Clone)]
 pub struct FetchConfig {
     /// Base URL of the server, `http://HOST:PORT`; plain HTTP only.
@@ -89,7 +89,7 @@ pub struct FetchConfig {
 }
 
 impl FetchConfig {
-    /// A config with the default retry policy.
+    /// Creates a config with the default retry policy.
     pub fn new(
         server_url: impl Into<String>,
         run_id: impl Into<String>,

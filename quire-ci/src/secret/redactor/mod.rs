@@ -8,7 +8,7 @@
 //! while streams are open, because the API transport reveals them in
 //! the middle of a run: registering only records the value and bumps a
 //! generation counter, and the automaton is rebuilt lazily by the next
-//! redaction that sees a newer generation.
+//! redaction that finds a newer generation.
 //!
 //! Matching rules (see `scan` for how they hold across chunks):
 //! - The longest pattern wins among those starting at the leftmost
