@@ -6,5 +6,10 @@
 //! registry, and every byte the run records passes through a redactor.
 
 pub mod cli;
+pub mod events;
 pub mod fennel;
+pub mod pipeline;
+pub mod run;
+pub mod runtime;
 pub mod secret;
+pub mod sh;

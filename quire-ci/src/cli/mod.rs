@@ -74,6 +74,10 @@ pub struct RunArgs {
     /// Seconds a job may run before it fails; no limit when omitted.
     #[arg(long)]
     pub job_timeout: Option<f64>,
+    /// Print each command's output prefixed with its job: `auto` (when
+    /// the output is a terminal), `always` or `never`.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub echo: crate::run::terminal::EchoMode,
 }
 
 #[derive(Debug, Args)]

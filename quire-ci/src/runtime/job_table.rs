@@ -1,0 +1,591 @@
+//! The runtime table a job's function receives: `sh`, `jobs`, `secret`
+//! and `log`.
+//!
+//! Each job gets a fresh table whose functions share that job's
+//! [`JobScope`]. Once the function returns, the scope is closed and
+//! every later call raises, because a closure kept past its job would
+//! otherwise record into a job that has ended. Errors raised here start
+//! with the `file:line` of the call in the pipeline.
+
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime};
+
+use mlua::{Lua, Table, Value, Variadic};
+use quire_proto::{EventKind, LogStream};
+
+use super::location::{call_site, type_name};
+use crate::events::EventSink;
+use crate::pipeline::PUSH_SOURCE;
+use crate::run::push::{PushInfo, PushSource};
+use crate::run::terminal::Terminal;
+use crate::secret::SecretRegistry;
+use crate::sh::{self, DEFAULT_CAPTURE_LIMIT, Program, ShError, ShRequest};
+
+/// The state every job of a run shares.
+pub struct RunShared {
+    /// The workspace, with links resolved; commands run here.
+    pub workspace: PathBuf,
+    /// The directory of the `jobs/<job>/...` logs.
+    pub out_dir: PathBuf,
+    pub events: RefCell<EventSink>,
+    pub registry: SecretRegistry,
+    pub terminal: RefCell<Terminal>,
+    /// Outputs of completed jobs, unredacted, for their dependents.
+    pub outputs: RefCell<HashMap<String, serde_json::Value>>,
+    pub push_source: PushSource,
+    push: OnceCell<PushInfo>,
+}
+
+impl RunShared {
+    pub fn new(
+        workspace: PathBuf,
+        out_dir: PathBuf,
+        events: EventSink,
+        registry: SecretRegistry,
+        terminal: Terminal,
+        push_source: PushSource,
+    ) -> Self {
+        Self {
+            workspace,
+            out_dir,
+            events: RefCell::new(events),
+            registry,
+            terminal: RefCell::new(terminal),
+            outputs: RefCell::default(),
+            push_source,
+            push: OnceCell::new(),
+        }
+    }
+
+    /// Emits an event.
+    pub fn emit(&self, kind: EventKind) {
+        self.events.borrow_mut().emit(kind);
+    }
+
+    /// Redacts recorded text.
+    pub fn redact(&self, text: &str) -> String {
+        self.registry.redactor().redact_str(text)
+    }
+
+    /// Returns the directory of one job's logs.
+    pub fn job_dir(&self, job: &str) -> PathBuf {
+        self.out_dir.join("jobs").join(job)
+    }
+
+    fn push(&self) -> &PushInfo {
+        self.push.get_or_init(|| match &self.push_source {
+            PushSource::Known(info) => info.clone(),
+            PushSource::Checkout(dir) => PushInfo::from_checkout(dir),
+        })
+    }
+}
+
+/// One job's view of the run while its function runs.
+pub struct JobScope {
+    pub job: String,
+    /// Every job this one depends on, directly or not.
+    pub upstream: BTreeSet<String>,
+    /// When the job's time runs out, if it has a timeout.
+    pub deadline: Option<Instant>,
+    pub timeout: Option<Duration>,
+    finished: Cell<bool>,
+    sh_count: Cell<u32>,
+    /// Secret names this job has resolved, for one event per name.
+    resolved: RefCell<HashSet<String>>,
+    log_file: RefCell<Option<File>>,
+    run: Rc<RunShared>,
+}
+
+impl JobScope {
+    pub fn new(
+        job: String,
+        upstream: BTreeSet<String>,
+        timeout: Option<Duration>,
+        run: Rc<RunShared>,
+    ) -> Self {
+        Self {
+            job,
+            upstream,
+            deadline: timeout.map(|t| Instant::now() + t),
+            timeout,
+            finished: Cell::new(false),
+            sh_count: Cell::new(0),
+            resolved: RefCell::default(),
+            log_file: RefCell::new(None),
+            run,
+        }
+    }
+
+    /// Ends the scope: later calls through its table raise.
+    pub fn finish(&self) {
+        self.finished.set(true);
+        if let Some(file) = self.log_file.borrow_mut().as_mut() {
+            let _ = file.flush();
+        }
+    }
+
+    /// Formats the message of the job timeout error.
+    pub fn timeout_message(&self) -> String {
+        let secs = self.timeout.map(|t| t.as_secs_f64()).unwrap_or(0.0);
+        format!(
+            "job {:?} timed out after {secs} s; make it faster or raise \
+             --job-timeout",
+            self.job
+        )
+    }
+
+    fn check_open(&self, lua: &Lua, function: &str) -> mlua::Result<()> {
+        if self.finished.get() {
+            return Err(raise(
+                lua,
+                format!(
+                    "{function} was called after job {:?} finished; call it \
+                     while the job's function runs",
+                    self.job
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn raise(lua: &Lua, message: String) -> mlua::Error {
+    let at = call_site(lua);
+    mlua::Error::RuntimeError(format!("{at}: {message}"))
+}
+
+/// Builds the table passed to a job's function.
+pub fn runtime_table(lua: &Lua, scope: &Rc<JobScope>) -> mlua::Result<Table> {
+    let table = lua.create_table()?;
+
+    let s = Rc::clone(scope);
+    table.set(
+        "sh",
+        lua.create_function(move |lua, (cmd, opts): (Value, Value)| {
+            s.check_open(lua, "sh")?;
+            run_sh(lua, &s, cmd, opts)
+        })?,
+    )?;
+
+    let s = Rc::clone(scope);
+    table.set(
+        "jobs",
+        lua.create_function(move |lua, name: Value| {
+            s.check_open(lua, "jobs")?;
+            read_job(lua, &s, name)
+        })?,
+    )?;
+
+    let s = Rc::clone(scope);
+    table.set(
+        "secret",
+        lua.create_function(move |lua, name: Value| {
+            s.check_open(lua, "secret")?;
+            read_secret(lua, &s, name)
+        })?,
+    )?;
+
+    let s = Rc::clone(scope);
+    table.set(
+        "log",
+        lua.create_function(move |lua, parts: Variadic<Value>| {
+            s.check_open(lua, "log")?;
+            write_log(lua, &s, parts)
+        })?,
+    )?;
+    Ok(table)
+}
+
+fn run_sh(
+    lua: &Lua,
+    scope: &JobScope,
+    cmd: Value,
+    opts: Value,
+) -> mlua::Result<Table> {
+    let run = &scope.run;
+    let request = parse_request(scope, cmd, opts).map_err(|m| raise(lua, m))?;
+    let n = scope.sh_count.get() + 1;
+    scope.sh_count.set(n);
+    let display = request.program.display();
+    run.emit(EventKind::ShStarted {
+        job: scope.job.clone(),
+        n,
+        cmd: run.redact(&display),
+    });
+
+    let dir = run.job_dir(&scope.job);
+    let log_path = dir.join(format!("sh-{n}.log"));
+    let mut terminal = run.terminal.borrow_mut();
+    let echoes = terminal.echoes();
+    let job = scope.job.as_str();
+    let mut print = |stream: LogStream, line: &[u8]| {
+        terminal.output_line(job, stream, line);
+    };
+    let echo: Option<sh::Echo<'_>> =
+        if echoes { Some(&mut print) } else { None };
+    let result = sh::run(&request, &log_path, run.registry.redactor(), echo);
+    drop(terminal);
+
+    let outcome = match result {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            run.emit(EventKind::ShFinished {
+                job: scope.job.clone(),
+                n,
+                exit: None,
+                timed_out: false,
+            });
+            let hint = match error {
+                ShError::Spawn { .. } => {
+                    "; check the program's name and that it is on PATH"
+                }
+                _ => "",
+            };
+            return Err(raise(lua, format!("sh: {error}{hint}")));
+        }
+    };
+    run.emit(EventKind::ShFinished {
+        job: scope.job.clone(),
+        n,
+        exit: outcome.exit,
+        timed_out: outcome.timed_out || outcome.job_timed_out,
+    });
+    if outcome.job_timed_out {
+        return Err(mlua::Error::RuntimeError(scope.timeout_message()));
+    }
+
+    let result = lua.create_table()?;
+    result.set("exit", outcome.exit)?;
+    result.set("signal", outcome.signal)?;
+    result.set("cmd", display)?;
+    result.set("stdout", lua.create_string(&outcome.output.stdout)?)?;
+    result.set("stderr", lua.create_string(&outcome.output.stderr)?)?;
+    result.set("stdout-truncated", outcome.output.stdout_truncated)?;
+    result.set("stderr-truncated", outcome.output.stderr_truncated)?;
+    result.set("timed-out", outcome.timed_out)?;
+    Ok(result)
+}
+
+const SH_OPTIONS: &str = ":env :cwd :stdin :timeout :max-output";
+
+fn parse_request(
+    scope: &JobScope,
+    cmd: Value,
+    opts: Value,
+) -> Result<ShRequest, String> {
+    let program = match cmd {
+        Value::String(s) => Program::Shell(s.to_string_lossy()),
+        Value::Table(t) => {
+            let mut argv = Vec::new();
+            for i in 1..=t.raw_len() {
+                match t.raw_get::<Value>(i) {
+                    Ok(Value::String(s)) => argv.push(s.to_string_lossy()),
+                    Ok(other) => {
+                        return Err(format!(
+                            "sh: argument {i} of the command is {}; every \
+                             argument must be a string",
+                            type_name(&other)
+                        ));
+                    }
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+            if argv.is_empty() {
+                return Err("sh: the argument list is empty; give the \
+                            program and its arguments, such as \
+                            [\"make\" \"test\"]"
+                    .into());
+            }
+            Program::Argv(argv)
+        }
+        other => {
+            return Err(format!(
+                "sh: the command must be a string or a sequence of \
+                 strings, got {}",
+                type_name(&other)
+            ));
+        }
+    };
+    let mut request = ShRequest {
+        program,
+        env: Vec::new(),
+        cwd: scope.run.workspace.clone(),
+        stdin: None,
+        timeout: None,
+        job_deadline: scope.deadline,
+        capture_limit: DEFAULT_CAPTURE_LIMIT,
+    };
+    let opts = match opts {
+        Value::Nil => return Ok(request),
+        Value::Table(t) => t,
+        other => {
+            return Err(format!(
+                "sh: options must be a table such as {{:cwd \"src\"}}, got {}",
+                type_name(&other)
+            ));
+        }
+    };
+    for pair in opts.pairs::<Value, Value>() {
+        let (key, value) = pair.map_err(|e| e.to_string())?;
+        let key = match key {
+            Value::String(s) => s.to_string_lossy(),
+            other => {
+                return Err(format!(
+                    "sh: option keys are names such as :cwd, got {}",
+                    type_name(&other)
+                ));
+            }
+        };
+        match key.as_str() {
+            "env" => request.env = parse_env(value)?,
+            "cwd" => {
+                let Value::String(s) = value else {
+                    return Err(format!(
+                        "sh: :cwd must be a path string, got {}",
+                        type_name(&value)
+                    ));
+                };
+                request.cwd =
+                    resolve_cwd(&scope.run.workspace, &s.to_string_lossy())?;
+            }
+            "stdin" => match value {
+                Value::String(s) => request.stdin = Some(s.as_bytes().to_vec()),
+                other => {
+                    return Err(format!(
+                        "sh: :stdin must be a string, got {}",
+                        type_name(&other)
+                    ));
+                }
+            },
+            "timeout" => {
+                let secs = match value {
+                    Value::Integer(i) => i as f64,
+                    Value::Number(n) => n,
+                    ref other => {
+                        return Err(format!(
+                            "sh: :timeout must be a number of seconds, got {}",
+                            type_name(other)
+                        ));
+                    }
+                };
+                if !(secs > 0.0 && secs.is_finite()) {
+                    return Err(format!(
+                        "sh: :timeout must be a positive number of seconds, \
+                         got {secs}"
+                    ));
+                }
+                request.timeout = Some(Duration::from_secs_f64(secs));
+            }
+            "max-output" => match value {
+                Value::Integer(i) if i >= 0 => {
+                    request.capture_limit = i as usize
+                }
+                other => {
+                    return Err(format!(
+                        "sh: :max-output must be a number of bytes (0 or \
+                         more), got {}",
+                        type_name(&other)
+                    ));
+                }
+            },
+            other => {
+                return Err(format!(
+                    "sh: unknown option :{other}; the options are \
+                     {SH_OPTIONS}"
+                ));
+            }
+        }
+    }
+    Ok(request)
+}
+
+fn parse_env(value: Value) -> Result<Vec<(String, Option<String>)>, String> {
+    let Value::Table(table) = value else {
+        return Err(format!(
+            "sh: :env must be a table of names to strings, got {}",
+            type_name(&value)
+        ));
+    };
+    let mut env = Vec::new();
+    for pair in table.pairs::<Value, Value>() {
+        let (name, value) = pair.map_err(|e| e.to_string())?;
+        let Value::String(name) = name else {
+            return Err(format!(
+                "sh: :env names must be strings, got {}",
+                type_name(&name)
+            ));
+        };
+        let name = name.to_string_lossy();
+        if name.is_empty() || name.contains('=') || name.contains('\0') {
+            return Err(format!("sh: {name:?} is not an environment name"));
+        }
+        let value = match value {
+            Value::String(s) => Some(s.to_string_lossy()),
+            Value::Integer(i) => Some(i.to_string()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Boolean(false) => None,
+            other => {
+                return Err(format!(
+                    "sh: :env value of {name} must be a string, or false \
+                     to unset it, got {}",
+                    type_name(&other)
+                ));
+            }
+        };
+        env.push((name, value));
+    }
+    env.sort();
+    Ok(env)
+}
+
+/// Resolves `cwd` against the workspace; it must stay inside it once
+/// links are followed.
+fn resolve_cwd(workspace: &Path, cwd: &str) -> Result<PathBuf, String> {
+    let joined = workspace.join(cwd);
+    let resolved = joined
+        .canonicalize()
+        .map_err(|e| format!("sh: :cwd {cwd:?} cannot be used: {e}"))?;
+    if !resolved.starts_with(workspace) {
+        return Err(format!(
+            "sh: :cwd {cwd:?} is outside the workspace; use a directory \
+             inside it"
+        ));
+    }
+    if !resolved.is_dir() {
+        return Err(format!("sh: :cwd {cwd:?} is not a directory"));
+    }
+    Ok(resolved)
+}
+
+fn read_job(lua: &Lua, scope: &JobScope, name: Value) -> mlua::Result<Value> {
+    let Value::String(name) = name else {
+        return Err(raise(
+            lua,
+            format!(
+                "jobs expects a job id or :quire/push, got {}",
+                type_name(&name)
+            ),
+        ));
+    };
+    let name = name.to_string_lossy();
+    if name == PUSH_SOURCE {
+        return push_table(lua, scope.run.push()).map(Value::Table);
+    }
+    if !scope.upstream.contains(&name) {
+        return Err(raise(
+            lua,
+            format!(
+                "job {:?} cannot read the outputs of {name:?}: it is not an \
+                 input of {:?}, directly or through other jobs; add it to \
+                 the job's inputs",
+                scope.job, scope.job
+            ),
+        ));
+    }
+    let outputs = scope.run.outputs.borrow();
+    match outputs.get(&name) {
+        Some(value) => super::value::from_json(lua, value),
+        None => Err(raise(
+            lua,
+            format!("job {name:?} has no outputs because it did not complete"),
+        )),
+    }
+}
+
+fn push_table(lua: &Lua, push: &PushInfo) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set("sha", push.sha.as_str())?;
+    t.set("ref", push.ref_name.as_deref())?;
+    t.set("branch", push.branch.as_deref())?;
+    t.set("tag", push.tag.as_deref())?;
+    t.set("previous-sha", push.previous_sha.as_deref())?;
+    t.set("pushed-at", push.pushed_at.as_str())?;
+    t.set("repo", push.repo.as_str())?;
+    t.set("git-dir", push.git_dir.as_deref())?;
+    Ok(t)
+}
+
+fn read_secret(
+    lua: &Lua,
+    scope: &JobScope,
+    name: Value,
+) -> mlua::Result<mlua::String> {
+    let Value::String(name) = name else {
+        return Err(raise(
+            lua,
+            format!(
+                "secret expects a secret name such as :deploy-key, got {}",
+                type_name(&name)
+            ),
+        ));
+    };
+    let name = name.to_string_lossy();
+    let resolution = scope
+        .run
+        .registry
+        .resolve(&name, &scope.job)
+        .map_err(|e| raise(lua, e.to_string()))?;
+    if scope.resolved.borrow_mut().insert(name.clone()) {
+        scope.run.emit(EventKind::SecretResolved {
+            job: scope.job.clone(),
+            name,
+            source: resolution.source,
+            cached: resolution.cached,
+        });
+    }
+    lua.create_string(resolution.value.expose())
+}
+
+fn write_log(
+    lua: &Lua,
+    scope: &JobScope,
+    parts: Variadic<Value>,
+) -> mlua::Result<()> {
+    let mut text = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            text.push(' ');
+        }
+        match part {
+            Value::String(s) => text.push_str(&s.to_string_lossy()),
+            other => text.push_str(&other.to_string()?),
+        }
+    }
+    let text = scope.run.redact(&text);
+
+    let mut file = scope.log_file.borrow_mut();
+    if file.is_none() {
+        let path = scope.run.job_dir(&scope.job).join("job.log");
+        let opened = OpenOptions::new().create(true).append(true).open(&path);
+        *file = Some(opened.map_err(|e| {
+            raise(lua, format!("log: cannot open {}: {e}", path.display()))
+        })?);
+    }
+    let mut out = Vec::new();
+    let at = SystemTime::now();
+    for line in text.split('\n') {
+        quire_proto::cri::write_line(
+            &mut out,
+            at,
+            LogStream::Stdout,
+            false,
+            line.as_bytes(),
+        );
+        scope.run.terminal.borrow_mut().output_line(
+            &scope.job,
+            LogStream::Stdout,
+            line.as_bytes(),
+        );
+    }
+    if let Some(file) = file.as_mut() {
+        file.write_all(&out).map_err(|e| {
+            raise(lua, format!("log: cannot write the job log: {e}"))
+        })?;
+    }
+    Ok(())
+}

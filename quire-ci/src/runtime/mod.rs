@@ -1,0 +1,214 @@
+//! The sandboxed Lua state of one pipeline: loading `.quire/ci.fnl`,
+//! resolving `require`, and calling a job's function with its runtime
+//! table under the run's limits.
+//!
+//! A `Runtime` is not `Send`: it is created and used on one thread for
+//! its whole life, which for `quire-ci run` is the Lua thread.
+
+pub mod job_table;
+pub mod location;
+pub mod modules;
+pub mod sandbox;
+pub mod value;
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::rc::Rc;
+use std::time::Instant;
+
+use mlua::{Function, HookTriggers, Lua, Value, VmState};
+
+use crate::pipeline::{self, PipelineError, PipelineSpec, Registrations};
+use job_table::{JobScope, runtime_table};
+use location::{error_message, with_source_line};
+use modules::{LoadError, Modules, QUIRE_DIR};
+
+/// The pipeline file, relative to `.quire/`.
+pub const PIPELINE_FILE: &str = "ci.fnl";
+
+/// Instructions between two checks of a job's deadline.
+const DEADLINE_CHECK_INTERVAL: u32 = 10_000;
+
+/// A Lua state set up for one pipeline.
+pub struct Runtime {
+    lua: Lua,
+    modules: Rc<Modules>,
+    registrations: Rc<RefCell<Registrations>>,
+    memory_limit_mib: usize,
+}
+
+/// A loaded and checked pipeline.
+pub struct Pipeline {
+    pub spec: PipelineSpec,
+    /// Job functions, in registration order.
+    functions: Vec<Function>,
+}
+
+/// A failure to load a pipeline. Each is a configuration error, so no
+/// job has run.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineLoadError {
+    #[error(
+        "no pipeline at {path}; a workspace keeps its pipeline in \
+         {QUIRE_DIR}/{PIPELINE_FILE}"
+    )]
+    Missing { path: String },
+    #[error("{0}")]
+    Load(#[from] LoadError),
+    /// Evaluating the pipeline raised an error.
+    #[error("{0}")]
+    Eval(String),
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<PipelineError>),
+    #[error("cannot set up the Lua state: {0}")]
+    State(String),
+}
+
+/// The result of a job's function.
+pub enum JobResult {
+    /// It returned a table of outputs.
+    Outputs(serde_json::Value),
+    /// It returned nil.
+    Skipped,
+    /// It raised, or returned something else, as the message states.
+    Failed(String),
+}
+
+impl Runtime {
+    /// Creates the state for the pipeline in `workspace`.
+    pub fn new(
+        workspace: &Path,
+        memory_limit_mib: usize,
+    ) -> Result<Self, PipelineLoadError> {
+        let state_error =
+            |e: mlua::Error| PipelineLoadError::State(e.to_string());
+        let lua = sandbox::new_state(memory_limit_mib.saturating_mul(1 << 20))
+            .map_err(state_error)?;
+        let registrations = Rc::new(RefCell::new(Registrations::default()));
+        let ci = pipeline::ci_module(&lua, Rc::clone(&registrations))
+            .map_err(state_error)?;
+        // `require` is installed below; compiled code may call it.
+        let mut globals = sandbox::global_names(&lua).map_err(state_error)?;
+        globals.push("require".into());
+        let modules = Rc::new(Modules::new(workspace, globals));
+        modules::install_require(&lua, Rc::clone(&modules), ci)
+            .map_err(state_error)?;
+        Ok(Self {
+            lua,
+            modules,
+            registrations,
+            memory_limit_mib,
+        })
+    }
+
+    /// Returns the Lua state.
+    pub fn lua(&self) -> &Lua {
+        &self.lua
+    }
+
+    /// Compiles and evaluates `.quire/ci.fnl`, then checks the graph.
+    pub fn load_pipeline(&self) -> Result<Pipeline, PipelineLoadError> {
+        let function = match self.modules.load_file(&self.lua, PIPELINE_FILE) {
+            Err(LoadError::Read { path, source })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                return Err(PipelineLoadError::Missing { path });
+            }
+            other => other?,
+        };
+        self.evaluate(function)
+    }
+
+    /// Evaluates a pipeline given as Lua, shown in errors as
+    /// `.quire/ci.fnl`. Tests use it to drive the runtime without the
+    /// Fennel compiler.
+    pub fn load_pipeline_lua(
+        &self,
+        code: &str,
+    ) -> Result<Pipeline, PipelineLoadError> {
+        let name = format!("{QUIRE_DIR}/{PIPELINE_FILE}");
+        let function = modules::load_lua(&self.lua, &name, code)?;
+        self.evaluate(function)
+    }
+
+    fn evaluate(
+        &self,
+        function: Function,
+    ) -> Result<Pipeline, PipelineLoadError> {
+        if let Err(e) = function.call::<Value>(()) {
+            self.registrations.borrow_mut().closed = true;
+            return Err(PipelineLoadError::Eval(self.describe(&e)));
+        }
+        let (spec, functions) = self
+            .registrations
+            .borrow_mut()
+            .finish()
+            .map_err(PipelineLoadError::Invalid)?;
+        Ok(Pipeline { spec, functions })
+    }
+
+    /// Formats an error's message with the source line it points at.
+    pub fn describe(&self, error: &mlua::Error) -> String {
+        let message = error_message(error, self.memory_limit_mib);
+        with_source_line(&message, &self.modules.sources())
+    }
+
+    /// Calls job `index`'s function with a runtime table over `scope`.
+    pub fn call_job(
+        &self,
+        pipeline: &Pipeline,
+        index: usize,
+        scope: &Rc<JobScope>,
+    ) -> JobResult {
+        let result = self.call_job_inner(pipeline, index, scope);
+        scope.finish();
+        self.lua.remove_hook();
+        // Return the job's garbage now, so the next job starts with the
+        // whole memory limit.
+        let _ = self.lua.gc_collect();
+        result
+    }
+
+    fn call_job_inner(
+        &self,
+        pipeline: &Pipeline,
+        index: usize,
+        scope: &Rc<JobScope>,
+    ) -> JobResult {
+        let table = match runtime_table(&self.lua, scope) {
+            Ok(table) => table,
+            Err(e) => return JobResult::Failed(self.describe(&e)),
+        };
+        if let Some(deadline) = scope.deadline {
+            let message = scope.timeout_message();
+            let triggers = HookTriggers::new()
+                .every_nth_instruction(DEADLINE_CHECK_INTERVAL);
+            let hook = self.lua.set_hook(triggers, move |_, _| {
+                if Instant::now() >= deadline {
+                    Err(mlua::Error::RuntimeError(message.clone()))
+                } else {
+                    Ok(VmState::Continue)
+                }
+            });
+            if let Err(e) = hook {
+                return JobResult::Failed(self.describe(&e));
+            }
+        }
+        match pipeline.functions[index].call::<Value>(table) {
+            Ok(Value::Nil) => JobResult::Skipped,
+            Ok(Value::Table(outputs)) => match value::to_json(&outputs) {
+                Ok(json) => JobResult::Outputs(json),
+                Err(reason) => JobResult::Failed(format!(
+                    "the job's function returned outputs that are not plain \
+                     data: {reason}"
+                )),
+            },
+            Ok(other) => JobResult::Failed(format!(
+                "the job's function returned {}; return a table of \
+                 outputs, or nil to skip the job",
+                location::type_name(&other)
+            )),
+            Err(e) => JobResult::Failed(self.describe(&e)),
+        }
+    }
+}

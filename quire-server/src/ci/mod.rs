@@ -1,0 +1,435 @@
+//! The run lifecycle: create (with its token), supersede, queue,
+//! dispatch, wait, ingest, and reconcile after a crash.
+//!
+//! [`Ci`] is the one owner of runs in the server. The database holds
+//! each run's state; this type holds what only a live server can know:
+//! which runs have a quire-ci process, its process group, and the
+//! tokens of runs that have not been handed out yet. One mutex guards
+//! that table, and every supersede and every dispatch takes it, so a
+//! run is never killed and started at the same moment.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use quire_proto::{PushMeta, RunOutcome};
+
+use crate::config::ConfigHandle;
+use crate::db::runs::{Run, RunState};
+use crate::db::{Db, DbError};
+use crate::paths::{DataDir, validate_repo_name};
+
+pub mod dispatch;
+pub mod ingest;
+pub mod reconcile;
+pub mod token;
+pub mod workspace;
+
+pub use dispatch::RunnerSettings;
+use token::RunToken;
+
+/// The failure reason of a run whose quire-ci ended without a
+/// `run_finished` event.
+pub const REASON_UNFINISHED: &str = "runner exited without finishing";
+/// The failure reason of a run that was active when the server stopped.
+pub const REASON_RESTARTED: &str = "server restarted";
+
+/// A failure to create or change a run.
+#[derive(Debug, thiserror::Error)]
+pub enum CiError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Random(#[from] token::RandomError),
+    #[error(
+        "repository {0} does not exist; create it with `quire repo new {0}`"
+    )]
+    UnknownRepo(String),
+    #[error(transparent)]
+    Git(#[from] workspace::GitError),
+    #[error("{0}")]
+    InvalidRepo(String),
+}
+
+/// The run manager; cheap to clone.
+#[derive(Clone)]
+pub struct Ci {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Arc<Db>,
+    config: ConfigHandle,
+    data: DataDir,
+    runner: RunnerSettings,
+    slots: Mutex<Slots>,
+}
+
+#[derive(Default)]
+struct Slots {
+    /// Runs being dispatched or running, by id.
+    active: HashMap<String, ActiveRun>,
+    /// Tokens minted at creation, waiting for their run's dispatch.
+    tokens: HashMap<String, RunToken>,
+}
+
+#[derive(Default)]
+struct ActiveRun {
+    /// quire-ci's process group, once it has started.
+    pgid: Option<u32>,
+}
+
+/// One updated ref from a push: git's `old new ref` line.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RefUpdate {
+    pub old: String,
+    pub new: String,
+    #[serde(rename = "ref")]
+    pub ref_name: String,
+}
+
+const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
+
+impl Ci {
+    pub fn new(
+        db: Arc<Db>,
+        config: ConfigHandle,
+        data: DataDir,
+        runner: RunnerSettings,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                config,
+                data,
+                runner,
+                slots: Mutex::default(),
+            }),
+        }
+    }
+
+    pub fn db(&self) -> &Arc<Db> {
+        &self.inner.db
+    }
+
+    pub fn config(&self) -> &ConfigHandle {
+        &self.inner.config
+    }
+
+    fn slots(&self) -> MutexGuard<'_, Slots> {
+        self.inner.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Creates one run per updated ref of a push to `repo`; a deleted
+    /// ref creates none. Returns the new runs.
+    pub fn push(
+        &self,
+        repo: &str,
+        updates: &[RefUpdate],
+    ) -> Result<Vec<Run>, CiError> {
+        validate_repo_name(repo).map_err(CiError::InvalidRepo)?;
+        if !self.inner.data.repo(repo).is_dir() {
+            return Err(CiError::UnknownRepo(repo.into()));
+        }
+        let pushed_at = crate::db::now();
+        let mut runs = Vec::new();
+        for update in updates {
+            if update.new == ZERO_SHA {
+                continue;
+            }
+            let previous = (update.old != ZERO_SHA).then(|| update.old.clone());
+            let meta = PushMeta::new(
+                update.new.clone(),
+                update.ref_name.clone(),
+                pushed_at.clone(),
+                previous,
+                repo.into(),
+            );
+            match meta {
+                Ok(meta) => runs.push(self.create_run(meta)?),
+                Err(error) => {
+                    tracing::warn!(
+                        repo,
+                        %error,
+                        "ignoring a malformed ref update",
+                    );
+                }
+            }
+        }
+        Ok(runs)
+    }
+
+    /// Starts a run by hand for `reference` (HEAD's branch when `None`).
+    pub fn run_ref(
+        &self,
+        repo: &str,
+        reference: Option<&str>,
+    ) -> Result<Run, CiError> {
+        validate_repo_name(repo).map_err(CiError::InvalidRepo)?;
+        let git_dir = self.inner.data.repo(repo);
+        if !git_dir.is_dir() {
+            return Err(CiError::UnknownRepo(repo.into()));
+        }
+        let (ref_name, sha) = workspace::resolve_ref(&git_dir, reference)?;
+        let meta = PushMeta {
+            sha,
+            ref_name,
+            pushed_at: crate::db::now(),
+            previous_sha: None,
+            repo: repo.into(),
+        };
+        self.create_run(meta)
+    }
+
+    /// Creates a pending run, superseding the live runs of the same
+    /// repository and ref, and starts whatever the queue allows.
+    pub fn create_run(&self, meta: PushMeta) -> Result<Run, CiError> {
+        let token = RunToken::mint()?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let transport = self.inner.config.get().transport;
+        let run = {
+            let mut slots = self.slots();
+            self.supersede_locked(&mut slots, &meta.repo, &meta.ref_name)?;
+            let run = self.inner.db.insert_run(
+                &id,
+                &meta,
+                transport,
+                &token.hash(),
+            )?;
+            slots.tokens.insert(id.clone(), token);
+            run
+        };
+        tracing::info!(
+            run_id = %run.id,
+            repo = %run.repo,
+            git_ref = %run.ref_name,
+            sha = %run.sha,
+            "run created"
+        );
+        self.pump();
+        Ok(run)
+    }
+
+    fn supersede_locked(
+        &self,
+        slots: &mut Slots,
+        repo: &str,
+        ref_name: &str,
+    ) -> Result<(), CiError> {
+        let db = &self.inner.db;
+        for old in db.live_runs_for_ref(repo, ref_name)? {
+            match db.transition(&old.id, RunState::Superseded, None) {
+                Ok(()) => {}
+                // It ended while we looked; nothing to supersede.
+                Err(DbError::Transition(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            slots.tokens.remove(&old.id);
+            if let Some(pgid) = slots.active.get(&old.id).and_then(|a| a.pgid) {
+                dispatch::kill_group(pgid);
+            }
+            tracing::info!(run_id = %old.id, "run superseded by a newer push");
+        }
+        Ok(())
+    }
+
+    /// Starts pending runs, oldest first, while fewer than
+    /// `max-concurrent-runs` are active.
+    pub fn pump(&self) {
+        let max = self.inner.config.get().max_concurrent_runs;
+        let mut slots = self.slots();
+        if slots.active.len() >= max {
+            return;
+        }
+        let pending = match self.inner.db.runs_in_state(RunState::Pending) {
+            Ok(pending) => pending,
+            Err(error) => {
+                tracing::error!(%error, "cannot read the run queue");
+                return;
+            }
+        };
+        for run in pending {
+            if slots.active.len() >= max {
+                break;
+            }
+            if let Err(error) =
+                self.inner.db.transition(&run.id, RunState::Active, None)
+            {
+                tracing::warn!(run_id = %run.id, %error, "cannot start run");
+                continue;
+            }
+            let token = slots.tokens.remove(&run.id);
+            slots.active.insert(run.id.clone(), ActiveRun::default());
+            let ci = self.clone();
+            tokio::spawn(async move { ci.execute(run, token).await });
+        }
+    }
+
+    /// Carries one active run from dispatch to its final state.
+    async fn execute(self, mut run: Run, token: Option<RunToken>) {
+        run.state = RunState::Active;
+        let run_id = run.id.clone();
+        let outcome = self.dispatch_and_wait(&run, token).await;
+        let (state, reason) = match outcome {
+            Ok(summary) => final_state(&summary),
+            Err(reason) => (RunState::Failed, Some(reason)),
+        };
+        match self.inner.db.transition(&run_id, state, reason.as_deref()) {
+            Ok(()) => tracing::info!(
+                run_id = %run_id,
+                state = %state,
+                reason = reason.as_deref().unwrap_or(""),
+                "run finished"
+            ),
+            // Superseded while it ran: that state stands.
+            Err(DbError::Transition(_)) => {}
+            Err(error) => {
+                tracing::error!(
+                    run_id = %run_id,
+                    %error,
+                    "cannot record the run's end",
+                );
+            }
+        }
+        self.slots().active.remove(&run_id);
+        self.pump();
+    }
+
+    async fn dispatch_and_wait(
+        &self,
+        run: &Run,
+        token: Option<RunToken>,
+    ) -> Result<ingest::Summary, String> {
+        let db = &self.inner.db;
+        let token = match token {
+            Some(token) => token,
+            // The server restarted after the run was created: mint a
+            // fresh token, since only the old one's hash survived.
+            None => {
+                let token = RunToken::mint().map_err(|e| e.to_string())?;
+                db.set_token_hash(&run.id, &token.hash())
+                    .map_err(|e| e.to_string())?;
+                token
+            }
+        };
+        let config = self.inner.config.get();
+        let data = self.inner.data.clone();
+        let prepared = {
+            let run = run.clone();
+            tokio::task::spawn_blocking(move || {
+                dispatch::prepare(&data, &run, &config)
+            })
+            .await
+            .map_err(|e| format!("dispatch task failed: {e}"))?
+        };
+        let dir = prepared.map_err(|e| e.to_string())?;
+
+        let mut child = {
+            let mut slots = self.slots();
+            if self.is_terminal(&run.id) {
+                drop(slots);
+                remove_bootstrap(&dir);
+                return Err("superseded before quire-ci started".into());
+            }
+            let child =
+                match dispatch::spawn(run, &dir, &self.inner.runner, &token) {
+                    Ok(child) => child,
+                    Err(e) => {
+                        drop(slots);
+                        remove_bootstrap(&dir);
+                        return Err(e.to_string());
+                    }
+                };
+            drop(token);
+            let pid = child.id();
+            if let Some(active) = slots.active.get_mut(&run.id) {
+                active.pgid = pid;
+            }
+            if let Err(error) = db.set_runner_pid(&run.id, pid) {
+                tracing::warn!(
+                    run_id = %run.id,
+                    %error,
+                    "cannot record quire-ci's pid",
+                );
+            }
+            child
+        };
+        tracing::info!(run_id = %run.id, pid = child.id(), "quire-ci started");
+
+        let status = child.wait().await;
+        remove_bootstrap(&dir);
+        match &status {
+            Ok(status) => {
+                tracing::debug!(run_id = %run.id, %status, "quire-ci exited")
+            }
+            Err(error) => {
+                tracing::warn!(
+                    run_id = %run.id,
+                    %error,
+                    "cannot wait for quire-ci",
+                )
+            }
+        }
+        let _ = db.set_runner_pid(&run.id, None);
+        ingest::ingest(db, &run.id, &dir)
+            .map_err(|e| format!("cannot record the run's events: {e}"))
+    }
+
+    fn is_terminal(&self, run_id: &str) -> bool {
+        match self.inner.db.run(run_id) {
+            Ok(Some(run)) => run.state.is_terminal(),
+            _ => false,
+        }
+    }
+
+    /// The ids of runs that have a slot now, for tests and shutdown.
+    pub fn active_runs(&self) -> Vec<String> {
+        self.slots().active.keys().cloned().collect()
+    }
+
+    /// Kills every running quire-ci, for shutdown.
+    pub fn kill_all(&self) {
+        for active in self.slots().active.values() {
+            if let Some(pgid) = active.pgid {
+                dispatch::kill_group(pgid);
+            }
+        }
+    }
+
+    pub(crate) fn data(&self) -> &DataDir {
+        &self.inner.data
+    }
+}
+
+/// The state a run ends in, from its events.
+fn final_state(summary: &ingest::Summary) -> (RunState, Option<String>) {
+    match summary.outcome {
+        Some(RunOutcome::Success) => (RunState::Complete, None),
+        Some(RunOutcome::Failure) => {
+            let reason = if summary.failed_jobs.is_empty() {
+                "the pipeline failed".to_string()
+            } else {
+                format!("failed jobs: {}", summary.failed_jobs.join(", "))
+            };
+            (RunState::Failed, Some(reason))
+        }
+        None => (RunState::Failed, Some(REASON_UNFINISHED.into())),
+    }
+}
+
+/// Removes a run's bootstrap file if quire-ci left it behind.
+fn remove_bootstrap(dir: &crate::paths::RunDir) {
+    match std::fs::remove_file(dir.bootstrap()) {
+        Ok(()) => {
+            tracing::debug!(
+                path = %dir.bootstrap().display(),
+                "removed a leftover bootstrap file",
+            )
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => tracing::warn!(
+            path = %dir.bootstrap().display(),
+            %error,
+            "cannot remove the bootstrap file"
+        ),
+    }
+}

@@ -1,0 +1,190 @@
+//! Pushes through a real bare repository and its `post-receive` hook,
+//! and the `quire` binary's commands, against a server started
+//! in-process.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::{git, git_output, install_fake_quire_ci};
+use quire_server::db::Db;
+use quire_server::paths::DataDir;
+use quire_server::server::{ServeOptions, Server};
+
+const QUIRE: &str = env!("CARGO_BIN_EXE_quire");
+
+fn quire(data: &Path, args: &[&str]) -> Output {
+    Command::new(QUIRE)
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "quire failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Commits `content` in `work` and pushes it to `bare`'s main; returns
+/// the push's stderr, where git shows the hook's output.
+fn commit_and_push(work: &Path, bare: &Path, content: &str) -> String {
+    std::fs::write(work.join("README"), content).unwrap();
+    git(work, &["add", "."]);
+    git(work, &["commit", "-q", "-m", content]);
+    let output = Command::new("git")
+        .args(["push", bare.to_str().unwrap(), "HEAD:refs/heads/main"])
+        .current_dir(work)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "push failed: {stderr}");
+    stderr
+}
+
+async fn wait_for_state(db: &Db, run_id: &str, state: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let run = db.run(run_id).unwrap().unwrap();
+        if run.state.as_str() == state {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run is {} not {state}",
+            run.state
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_through_hook_creates_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_path = tmp.path().join("data");
+    let data = DataDir::new(&data_path);
+    let fake = install_fake_quire_ci(&tmp.path().join("bin"));
+    let server = Server::start(ServeOptions {
+        data: data.clone(),
+        bind: Some("127.0.0.1:0".into()),
+        quire_ci: fake,
+        config_poll: Duration::from_millis(50),
+    })
+    .await
+    .unwrap();
+    let health = reqwest::get(format!("{}/healthz", server.url()))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+
+    let created = stdout(&quire(&data_path, &["repo", "new", "widgets"]));
+    let bare = data.repo("widgets");
+    assert_eq!(created.trim(), format!("created {}", bare.display()));
+
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(work.join(".quire")).unwrap();
+    git(&work, &["init", "-q", "--initial-branch=main"]);
+    git(&work, &["config", "user.name", "Test"]);
+    git(&work, &["config", "user.email", "test@example.invalid"]);
+    std::fs::write(work.join(".quire/ci.fnl"), ";; pipeline\n").unwrap();
+    let push_err = commit_and_push(&work, &bare, "first");
+    let sha = git_output(&work, &["rev-parse", "HEAD"]);
+    assert!(push_err.contains("quire: run "), "{push_err}");
+    assert!(
+        push_err.contains("created for refs/heads/main"),
+        "{push_err}"
+    );
+
+    let db = Db::open(&data.database()).unwrap();
+    let runs = db.list_runs(Some("widgets"), 10).unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].sha, sha);
+    assert_eq!(runs[0].ref_name, "refs/heads/main");
+    assert_eq!(runs[0].previous_sha, None);
+    wait_for_state(&db, &runs[0].id, "complete").await;
+
+    // `quire ci run`, `list` and `show` against the same server.
+    let started =
+        stdout(&quire(&data_path, &["ci", "run", "widgets", "--json"]));
+    let started: serde_json::Value = serde_json::from_str(&started).unwrap();
+    let second = started["id"].as_str().unwrap().to_string();
+    assert_eq!(started["sha"], sha.as_str());
+    wait_for_state(&db, &second, "complete").await;
+
+    let list = stdout(&quire(&data_path, &["ci", "list", "--json"]));
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list[0]["id"], second.as_str(), "newest first");
+    assert_eq!(list[0]["state"], "complete");
+
+    let show =
+        stdout(&quire(&data_path, &["ci", "show", &second[..13], "--json"]));
+    let show: serde_json::Value = serde_json::from_str(&show).unwrap();
+    assert_eq!(show["run"]["id"], second.as_str());
+    assert_eq!(show["jobs"][0]["name"], "build");
+    assert_eq!(show["jobs"][0]["outcome"], "complete");
+    assert_eq!(show["jobs"][0]["commands"][0]["cmd"], "make");
+    let output = show["runner_output"].as_str().unwrap();
+    assert!(output.contains("fake quire-ci in mode finish"), "{output}");
+    let text = stdout(&quire(&data_path, &["ci", "show", &second]));
+    assert!(text.contains("job build  complete"), "{text}");
+    assert!(text.contains("$ make  (exit 0)"), "{text}");
+
+    let missing = quire(&data_path, &["ci", "show", "ffffffff"]);
+    assert!(!missing.status.success());
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("run ffffffff not found"), "{err}");
+
+    // With the server stopped, a push still succeeds with a warning.
+    server.stop().await;
+    let push_err = commit_and_push(&work, &bare, "second");
+    assert!(
+        push_err.contains("quire: warning: cannot reach the quire server"),
+        "{push_err}"
+    );
+    assert!(
+        push_err.contains("the push succeeded but no run was created"),
+        "{push_err}"
+    );
+    assert_eq!(db.list_runs(None, 10).unwrap().len(), 2);
+    let no_server = quire(&data_path, &["ci", "run", "widgets"]);
+    assert!(!no_server.status.success());
+}
+
+#[test]
+fn serve_binary_reports_address() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fake = install_fake_quire_ci(&tmp.path().join("bin"));
+    let mut child = Command::new(QUIRE)
+        .arg("--data-dir")
+        .arg(tmp.path().join("data"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--quire-ci"])
+        .arg(&fake)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("quire listening on ")
+        .unwrap()
+        .to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert!(tmp.path().join("data/quire.db").exists());
+    assert!(tmp.path().join("data/server.sock").exists());
+    // SAFETY: kill(2) on the child's pid, which has not been reaped.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(!tmp.path().join("data/server.sock").exists());
+}
