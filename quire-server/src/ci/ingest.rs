@@ -1,7 +1,7 @@
 //! Reading a finished run's `events.jsonl` into job and command rows.
 //!
 //! quire-ci appends one JSON event per line and flushes each, so after
-//! it exits the file is complete up to its last whole line; a line cut
+//! it exits the file is complete up to its last whole line. A line cut
 //! short by a kill is skipped. The outcome comes from the last
 //! `run_finished` event, and a run without one did not finish.
 
@@ -14,7 +14,7 @@ use crate::db::secret_access::AccessResult;
 use crate::db::{Db, DbError, jobs};
 use crate::paths::RunDir;
 
-/// What the events say about how the run ended.
+/// How the run ended, as its events record it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Summary {
     /// The `run_finished` outcome, if quire-ci got that far.

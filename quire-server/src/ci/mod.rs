@@ -1,8 +1,8 @@
 //! The run lifecycle: create (with its token), supersede, queue,
 //! dispatch, wait, ingest, and reconcile after a crash.
 //!
-//! [`Ci`] is the one owner of runs in the server. The database holds
-//! each run's state; this type holds what only a live server can know:
+//! [`Ci`] is the one owner of runs in the server. The database stores
+//! each run's state, and this type keeps what only a live server has:
 //! which runs have a quire-ci process, its process group, and the
 //! tokens of runs that have not been handed out yet. One mutex guards
 //! that table, and every supersede and every dispatch takes it, so a
@@ -280,7 +280,7 @@ impl Ci {
                 reason = reason.as_deref().unwrap_or(""),
                 "run finished"
             ),
-            // Superseded while it ran: that state stands.
+            // Superseded while it ran, so that state is kept.
             Err(DbError::Transition(_)) => {}
             Err(error) => {
                 tracing::error!(
@@ -381,7 +381,7 @@ impl Ci {
         }
     }
 
-    /// The ids of runs that have a slot now, for tests and shutdown.
+    /// Returns the ids of runs that have a slot now, for tests and shutdown.
     pub fn active_runs(&self) -> Vec<String> {
         self.slots().active.keys().cloned().collect()
     }
@@ -400,7 +400,7 @@ impl Ci {
     }
 }
 
-/// The state a run ends in, from its events.
+/// Returns the state a run ends in, from its events.
 fn final_state(summary: &ingest::Summary) -> (RunState, Option<String>) {
     match summary.outcome {
         Some(RunOutcome::Success) => (RunState::Complete, None),

@@ -2,10 +2,10 @@
 //! watcher thread that swaps in a new one when the file changes.
 //!
 //! The watcher polls the file's metadata (modification time, length
-//! and inode) once per interval instead of using inotify: one `stat` a
-//! second costs nothing and works on every file system. A broken edit
-//! keeps the last good config and logs the error; deleting the file
-//! returns to the defaults, as a missing file does at start.
+//! and inode) once per interval instead of using inotify, because one
+//! `stat` a second costs nothing and works on every file system. A
+//! broken edit keeps the last good config and logs the error. Deleting
+//! the file returns to the defaults, as a missing file does at start.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};

@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use super::{Db, DbError, now};
 
-/// Where a run is in its life.
+/// The stage of a run's life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunState {
@@ -64,7 +64,7 @@ impl RunState {
         )
     }
 
-    /// The states a run may move to from `self`.
+    /// Returns the states a run may move to from `self`.
     pub fn successors(self) -> &'static [RunState] {
         match self {
             RunState::Pending => {
@@ -136,7 +136,7 @@ pub struct Run {
 }
 
 impl Run {
-    /// The push this run was created from.
+    /// Returns the push this run was created from.
     pub fn push_meta(&self) -> PushMeta {
         PushMeta {
             sha: self.sha.clone(),
@@ -179,7 +179,7 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
     })
 }
 
-/// What the token check needs about a run.
+/// The fields of a run that the token check reads.
 #[derive(Debug, Clone)]
 pub struct RunAuth {
     pub state: RunState,
