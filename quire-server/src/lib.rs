@@ -12,6 +12,7 @@ pub mod ci;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod hook;
 pub mod paths;
 pub mod server;

@@ -130,18 +130,24 @@ fn prepare(
         Some(b) => PushSource::Known(PushInfo::from_meta(&b.meta, &b.git_dir)),
         None => PushSource::Checkout(args.workspace.clone()),
     };
+    let events = EventTarget::parse(&args.events);
     let out_dir = match args.out_dir {
         Some(dir) => dir,
         None => {
             let dir = temp_out_dir()?;
-            println!("logs: {}", dir.display());
+            // Standard output may carry the events, one JSON per line.
+            if events == EventTarget::Stdout {
+                eprintln!("logs: {}", dir.display());
+            } else {
+                println!("logs: {}", dir.display());
+            }
             dir
         }
     };
     let options = RunOptions {
         workspace: args.workspace,
         out_dir,
-        events: EventTarget::parse(&args.events),
+        events,
         memory_limit_mib: args.memory_limit_mib,
         job_timeout,
         echo: args.echo,
@@ -181,7 +187,7 @@ fn build_registry(
 }
 
 /// Reads the bootstrap file and deletes it at once, so the secret
-/// values it holds stay on disk as briefly as possible.
+/// values it contains stay on disk as briefly as possible.
 fn read_bootstrap(path: &Path) -> Result<Bootstrap, RunSetupError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| {
@@ -205,8 +211,8 @@ fn read_bootstrap(path: &Path) -> Result<Bootstrap, RunSetupError> {
     })
 }
 
-/// A JSON error without any text from the document, which may quote a
-/// secret value. Errors about field names are kept whole.
+/// Describes a JSON error without any text from the document, which
+/// may quote a secret value. Errors about field names are kept whole.
 fn describe_json_error(e: &serde_json::Error) -> String {
     let text = e.to_string();
     let names_a_field = ["unknown field", "missing field", "duplicate field"]

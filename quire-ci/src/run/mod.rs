@@ -31,7 +31,7 @@ use terminal::{EchoMode, JobRow, Terminal};
 pub struct RunOptions {
     /// The workspace directory, containing `.quire/ci.fnl`.
     pub workspace: PathBuf,
-    /// Where `jobs/<job>/` logs and outputs are written.
+    /// The directory for `jobs/<job>/` logs and outputs.
     pub out_dir: PathBuf,
     pub events: EventTarget,
     pub memory_limit_mib: usize,
@@ -42,8 +42,7 @@ pub struct RunOptions {
     pub push: PushSource,
 }
 
-/// Why a run could not start. No job has run when one of these is
-/// returned.
+/// A failure that stops a run before its first job.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("{0}")]
@@ -62,7 +61,7 @@ pub enum RunError {
     },
 }
 
-/// How a run ended.
+/// The outcome of a run and of each job.
 #[derive(Debug, Clone)]
 pub struct RunReport {
     pub outcome: RunOutcome,
@@ -98,13 +97,13 @@ pub fn run_loaded(
     options: &RunOptions,
     registry: SecretRegistry,
 ) -> Result<RunReport, RunError> {
-    let events = EventSink::open(&options.events)?;
     std::fs::create_dir_all(options.out_dir.join("jobs")).map_err(
         |source| RunError::OutDir {
             path: options.out_dir.display().to_string(),
             source,
         },
     )?;
+    let events = EventSink::open(&options.events)?;
     let terminal = if options.progress {
         Terminal::new(options.events == EventTarget::Stdout, options.echo)
     } else {

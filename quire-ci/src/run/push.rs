@@ -1,9 +1,10 @@
 //! The push a run reads through `(jobs :quire/push)`.
 //!
 //! A run started by the server gets it from the bootstrap file. A local
-//! run reads the workspace's git checkout (HEAD and its branch), and
-//! outside a checkout it uses placeholders: an all-zero sha, the branch
-//! `local` and the workspace directory's name as the repository. The
+//! run reads the workspace's git checkout: HEAD, its branch, and the
+//! name of the checkout's top directory as the repository. Outside a
+//! checkout it uses placeholders: an all-zero sha, the branch `local`
+//! and the workspace directory's name as the repository. The
 //! checkout is read on first use, so a pipeline that never asks for the
 //! push never runs git.
 
@@ -17,7 +18,7 @@ use quire_proto::time::format_rfc3339;
 /// The sha used outside a git checkout.
 pub const PLACEHOLDER_SHA: &str = "0000000000000000000000000000000000000000";
 
-/// What `(jobs :quire/push)` returns.
+/// The push table that `(jobs :quire/push)` returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushInfo {
     pub sha: String,
@@ -31,7 +32,7 @@ pub struct PushInfo {
     pub git_dir: Option<String>,
 }
 
-/// Where the push comes from.
+/// The origin of the push.
 #[derive(Debug, Clone)]
 pub enum PushSource {
     /// Given by the server.
@@ -41,7 +42,7 @@ pub enum PushSource {
 }
 
 impl PushInfo {
-    /// The push the server recorded.
+    /// Copies the push the server recorded.
     pub fn from_meta(meta: &PushMeta, git_dir: &str) -> Self {
         Self {
             sha: meta.sha.clone(),
@@ -65,7 +66,8 @@ impl PushInfo {
             .unwrap_or_else(|| "workspace".to_string());
         let pushed_at = format_rfc3339(SystemTime::now());
         let output = Command::new("git")
-            .args(["rev-parse", "--absolute-git-dir", "HEAD"])
+            .args(["rev-parse", "--show-toplevel", "--absolute-git-dir"])
+            .arg("HEAD")
             .args(["--symbolic-full-name", "HEAD"])
             .current_dir(workspace)
             .stdin(Stdio::null())
@@ -89,6 +91,11 @@ impl PushInfo {
             }
         };
         let mut lines = text.lines();
+        let repo = lines
+            .next()
+            .and_then(|top| Path::new(top).file_name())
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or(repo);
         let git_dir = lines.next().map(str::to_string);
         let sha = lines.next().unwrap_or(PLACEHOLDER_SHA).to_string();
         let ref_name = lines
@@ -148,6 +155,9 @@ mod tests {
         assert_eq!(push.sha, head.trim());
         assert_eq!(push.ref_name.as_deref(), Some("refs/heads/trunk"));
         assert_eq!(push.branch.as_deref(), Some("trunk"));
+        let top = dir.path().canonicalize().unwrap();
+        let name = top.file_name().unwrap().to_string_lossy();
+        assert_eq!(push.repo, name);
         assert!(push.git_dir.unwrap().ends_with(".git"));
     }
 }

@@ -55,6 +55,7 @@ pub fn read(
         filename: shown.clone(),
         allowed_globals: sandbox::global_names(&lua)
             .map_err(|e| invalid(e.to_string()))?,
+        ..CompileOptions::default()
     };
     let compiled = fennel::compile(&source, &options)
         .map_err(|e| SecretsFileError::Compile(e.to_string()))?;
@@ -74,7 +75,7 @@ pub fn read(
         })?;
     let Value::Table(table) = value else {
         return Err(invalid(format!(
-            "the file evaluates to {}; it should be a table of secret \
+            "the file evaluates to a {}; it should be a table of secret \
              names to values",
             type_name_without_value(&value)
         )));
@@ -103,8 +104,8 @@ fn read_value(name: &str, value: Value) -> Result<Vec<u8>, String> {
         Value::Table(t) => t,
         other => {
             return Err(format!(
-                "secret {name:?} is {}; a value is a string, {{:file PATH}} \
-                 or {{:env NAME}}",
+                "secret {name:?} is a {}; a value is a string, {{:file \
+                 PATH}} or {{:env NAME}}",
                 type_name_without_value(&other)
             ));
         }
@@ -136,7 +137,10 @@ fn read_value(name: &str, value: Value) -> Result<Vec<u8>, String> {
     }
 }
 
-/// The type of a value, never the value itself.
+/// Returns the type of a value, never the value itself.
 fn type_name_without_value(value: &Value) -> &'static str {
-    value.type_name()
+    match value {
+        Value::Integer(_) | Value::Number(_) => "number",
+        other => other.type_name(),
+    }
 }

@@ -1,6 +1,6 @@
-//! What a run prints for people: each job as it starts and ends, the
-//! output of its commands prefixed with the job's id, and a table of
-//! outcomes at the end.
+//! The progress a run prints for people: each job as it starts and
+//! ends, the output of its commands prefixed with the job's id, and a
+//! table of outcomes at the end.
 //!
 //! Command output is echoed only when asked (by default, when the
 //! output is a terminal), because the server keeps the same text in the
@@ -27,7 +27,7 @@ pub struct JobRow {
     pub message: Option<String>,
 }
 
-/// Where progress is printed and how.
+/// The progress output and its settings.
 pub struct Terminal {
     out: Box<dyn Write>,
     color: bool,
@@ -65,7 +65,7 @@ impl Terminal {
         }
     }
 
-    /// A terminal that prints nothing.
+    /// Creates a terminal that prints nothing.
     pub fn silent() -> Self {
         Self {
             out: Box::new(io::sink()),
@@ -92,7 +92,7 @@ impl Terminal {
         let _ = writeln!(self.out, "{line}");
     }
 
-    /// One line a command printed, or one `log` line.
+    /// Prints one line of command output, or one `log` line.
     pub fn output_line(&mut self, job: &str, stream: LogStream, line: &[u8]) {
         if !self.echo {
             return;

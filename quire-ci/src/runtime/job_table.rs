@@ -26,11 +26,11 @@ use crate::run::terminal::Terminal;
 use crate::secret::SecretRegistry;
 use crate::sh::{self, DEFAULT_CAPTURE_LIMIT, Program, ShError, ShRequest};
 
-/// What every job of a run shares.
+/// The state every job of a run shares.
 pub struct RunShared {
     /// The workspace, with links resolved; commands run here.
     pub workspace: PathBuf,
-    /// Where `jobs/<job>/...` logs go.
+    /// The directory of the `jobs/<job>/...` logs.
     pub out_dir: PathBuf,
     pub events: RefCell<EventSink>,
     pub registry: SecretRegistry,
@@ -72,7 +72,7 @@ impl RunShared {
         self.registry.redactor().redact_str(text)
     }
 
-    /// The directory of one job's logs.
+    /// Returns the directory of one job's logs.
     pub fn job_dir(&self, job: &str) -> PathBuf {
         self.out_dir.join("jobs").join(job)
     }
@@ -129,7 +129,7 @@ impl JobScope {
         }
     }
 
-    /// The message of the job timeout error.
+    /// Formats the message of the job timeout error.
     pub fn timeout_message(&self) -> String {
         let secs = self.timeout.map(|t| t.as_secs_f64()).unwrap_or(0.0);
         format!(

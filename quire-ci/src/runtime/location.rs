@@ -1,4 +1,4 @@
-//! Where a Lua error happened, and its message in plain words.
+//! The location and plain message of a Lua error.
 //!
 //! Chunks are loaded under their path inside the workspace (such as
 //! `@.quire/ci.fnl`), and the compiled Lua keeps each Fennel line on
@@ -32,7 +32,8 @@ pub fn call_site(lua: &Lua) -> String {
     "?".into()
 }
 
-/// The Lua type of `value`, for error messages.
+/// Describes the Lua type of `value` for error messages, with the
+/// value itself for strings, numbers and booleans.
 pub fn type_name(value: &Value) -> String {
     match value {
         Value::String(s) => format!("the string {:?}", s.to_string_lossy()),
@@ -43,8 +44,8 @@ pub fn type_name(value: &Value) -> String {
     }
 }
 
-/// The message of a Lua error, without the traceback. A memory error
-/// is reported with `memory_limit_mib`.
+/// Extracts the message of a Lua error, without the traceback. A
+/// memory error is reported with `memory_limit_mib`.
 pub fn error_message(error: &mlua::Error, memory_limit_mib: usize) -> String {
     match error {
         mlua::Error::RuntimeError(msg) => strip_traceback(msg).to_string(),

@@ -44,8 +44,8 @@ pub struct Pipeline {
     functions: Vec<Function>,
 }
 
-/// Why a pipeline could not be loaded. Each is a configuration error:
-/// no job has run.
+/// A failure to load a pipeline. Each is a configuration error, so no
+/// job has run.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineLoadError {
     #[error(
@@ -64,13 +64,13 @@ pub enum PipelineLoadError {
     State(String),
 }
 
-/// How a job's function ended.
+/// The result of a job's function.
 pub enum JobResult {
     /// It returned a table of outputs.
     Outputs(serde_json::Value),
     /// It returned nil.
     Skipped,
-    /// It raised, or returned something else; the message says which.
+    /// It raised, or returned something else, as the message states.
     Failed(String),
 }
 
@@ -101,7 +101,7 @@ impl Runtime {
         })
     }
 
-    /// The Lua state.
+    /// Returns the Lua state.
     pub fn lua(&self) -> &Lua {
         &self.lua
     }
@@ -147,7 +147,7 @@ impl Runtime {
         Ok(Pipeline { spec, functions })
     }
 
-    /// An error's message with the source line it points at.
+    /// Formats an error's message with the source line it points at.
     pub fn describe(&self, error: &mlua::Error) -> String {
         let message = error_message(error, self.memory_limit_mib);
         with_source_line(&message, &self.modules.sources())

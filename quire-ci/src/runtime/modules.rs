@@ -17,7 +17,7 @@ use mlua::{ChunkMode, Function, Lua, Table, Value};
 
 use crate::fennel::{self, CompileOptions};
 
-/// The directory, relative to the workspace, that holds the pipeline.
+/// The directory, relative to the workspace, that contains the pipeline.
 pub const QUIRE_DIR: &str = ".quire";
 
 const STDLIB: &str = include_str!("stdlib.lua");
@@ -35,7 +35,7 @@ pub struct Modules {
     loading: RefCell<Vec<String>>,
 }
 
-/// Why a Fennel file could not be loaded.
+/// A failure to load a Fennel file.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("cannot read {path}: {source}")]
@@ -61,7 +61,7 @@ impl Modules {
         }
     }
 
-    /// A copy of the loaded sources, for error messages.
+    /// Returns a copy of the loaded sources, for error messages.
     pub fn sources(&self) -> HashMap<String, String> {
         self.sources.borrow().clone()
     }
@@ -93,6 +93,7 @@ impl Modules {
         let options = CompileOptions {
             filename: display.to_string(),
             allowed_globals: self.globals.clone(),
+            ..CompileOptions::default()
         };
         let compiled = fennel::compile(&source, &options)
             .map_err(|e| LoadError::Compile(e.to_string()))?;

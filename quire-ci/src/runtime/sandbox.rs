@@ -35,9 +35,37 @@ pub fn new_state(memory_limit: usize) -> mlua::Result<Lua> {
         safe_os.raw_set(*name, os.raw_get::<mlua::Value>(*name)?)?;
     }
     globals.raw_set("os", safe_os)?;
+    lua.load(EXPLAIN_MISSING).set_name("=sandbox").exec()?;
     lua.set_memory_limit(memory_limit)?;
     Ok(lua)
 }
+
+/// Makes a read of a removed global or `os` function raise an error
+/// that names it and the alternative, instead of Lua's "attempt to
+/// index a nil value".
+const EXPLAIN_MISSING: &str = r#"
+local missing = {
+  io = "use sh to read or write files",
+  debug = "it is not part of the sandbox",
+  package = "use require for quire.ci, quire.stdlib and .quire/ modules",
+  load = "compile code into .quire/ modules and require them",
+  loadstring = "compile code into .quire/ modules and require them",
+  dofile = "use require for modules under .quire/",
+  loadfile = "use require for modules under .quire/",
+  print = "use log inside a job",
+}
+local function explain(name, hint)
+  error(name .. " is not available in a pipeline; " .. hint, 3)
+end
+setmetatable(_G, {__index = function(_, name)
+  local hint = missing[name]
+  if hint then explain(name, hint) end
+end})
+setmetatable(os, {__index = function(_, name)
+  explain("os." .. tostring(name),
+    "os offers only time, date and clock, and sh runs commands")
+end})
+"#;
 
 /// The names of the globals present, for the Fennel compiler's check
 /// of global references.

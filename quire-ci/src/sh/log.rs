@@ -18,7 +18,7 @@ use quire_proto::cri::write_line;
 
 use crate::secret::{Redactor, StreamRedactor};
 
-/// The longest content of one log line, in bytes; longer lines are cut
+/// The maximum content of one log line, in bytes. Longer lines are cut
 /// into `P` lines.
 pub const MAX_LINE: usize = 16 * 1024;
 
@@ -50,7 +50,7 @@ struct StreamState {
     truncated: bool,
 }
 
-/// What a command printed, as returned to the job.
+/// The output of a command, as returned to the job.
 #[derive(Debug, Default)]
 pub struct Captured {
     pub stdout: Vec<u8>,
@@ -145,7 +145,7 @@ impl<'a> CommandLog<'a> {
         Ok(())
     }
 
-    /// Writes buffered lines now, so a reader of the file sees them.
+    /// Writes buffered lines now, so a reader of the file gets them.
     pub fn flush(&mut self) -> io::Result<()> {
         self.write_out(true)
     }
@@ -234,11 +234,20 @@ mod tests {
     use super::*;
 
     fn log_text(f: impl FnOnce(&mut CommandLog<'_>)) -> (String, Captured) {
+        log_text_with(&[("token", "hunter2-hunter2")], f)
+    }
+
+    fn log_text_with(
+        secrets: &[(&str, &str)],
+        f: impl FnOnce(&mut CommandLog<'_>),
+    ) -> (String, Captured) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sh-1.log");
         let file = File::create(&path).unwrap();
         let redactor = Redactor::new();
-        redactor.register("token", b"hunter2-hunter2");
+        for (name, value) in secrets {
+            redactor.register(name, value.as_bytes());
+        }
         let mut log = CommandLog::new(file, &redactor, 8, None);
         f(&mut log);
         let captured = log.finish().unwrap();
@@ -247,8 +256,11 @@ mod tests {
 
     #[test]
     fn interleaves_in_arrival_order() {
+        // With no secret registered the redactor keeps nothing back, so
+        // an unfinished line is written as soon as the other stream
+        // writes. A registered value delays up to its length - 1 bytes.
         let now = SystemTime::now();
-        let (text, _) = log_text(|log| {
+        let (text, _) = log_text_with(&[], |log| {
             log.push(LogStream::Stdout, now, b"one\ntw").unwrap();
             log.push(LogStream::Stderr, now, b"warn\n").unwrap();
             log.push(LogStream::Stdout, now, b"o\n").unwrap();
@@ -284,7 +296,9 @@ mod tests {
         });
         let lines = parse_log(&text).unwrap();
         assert_eq!(lines.len(), 3);
-        assert!(lines[0].partial && lines[1].partial && !lines[2].partial);
+        assert!(lines[0].partial);
+        assert!(lines[1].partial);
+        assert!(!lines[2].partial);
         assert_eq!(lines[0].content.len(), MAX_LINE);
         assert_eq!(lines[2].content.len(), 10);
         assert_eq!(captured.stdout, b"xxxxxxxx");

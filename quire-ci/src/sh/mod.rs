@@ -3,7 +3,7 @@
 //!
 //! Everything here is plain `std`, because it runs on the Lua thread,
 //! which must never enter an async runtime. Each output pipe gets a
-//! reader thread that sends chunks over a bounded channel; the calling
+//! reader thread that sends chunks over a bounded channel. The calling
 //! thread receives them in arrival order and writes the log. The bound
 //! on the channel makes a fast writer wait for the log instead of
 //! filling memory. A command runs in its own process group, so a
@@ -35,16 +35,19 @@ const CHUNK: usize = 64 * 1024;
 /// Chunks in flight between the reader threads and the log writer.
 const CHANNEL_DEPTH: usize = 8;
 
-/// How long to keep reading after a timeout killed the process group.
-/// A process that left the group can hold a pipe open forever, and the
-/// job must not hang on it.
-const DRAIN_AFTER_KILL: Duration = Duration::from_secs(2);
+/// How long output is still read after the command exited or was
+/// killed. A background process it started can keep a pipe open
+/// forever, and the job must not hang on it.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
+
+/// How often a quiet command is checked for having exited.
+const EXIT_POLL: Duration = Duration::from_millis(100);
 
 /// Environment variables that commands never inherit: the run's API
 /// token must stay inside `quire-ci`.
 pub const HIDDEN_ENV: &[&str] = &["QUIRE_CI_TOKEN"];
 
-/// What to run: a shell command line or an argument vector.
+/// A program to run: a shell command line or an argument vector.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Program {
     /// Run with `sh -c`.
@@ -54,8 +57,8 @@ pub enum Program {
 }
 
 impl Program {
-    /// The command as one line of text, for events and results. An
-    /// argument vector is shell-quoted where needed.
+    /// Formats the command as one line of text, for events and results.
+    /// An argument vector is shell-quoted where needed.
     pub fn display(&self) -> String {
         match self {
             Program::Shell(line) => line.clone(),
@@ -100,7 +103,7 @@ pub struct ShRequest {
     pub capture_limit: usize,
 }
 
-/// How a command ended.
+/// The end of a command: exit status, timeouts and output.
 #[derive(Debug)]
 pub struct ShOutcome {
     /// The exit code; `None` when a signal ended the command.
@@ -114,7 +117,7 @@ pub struct ShOutcome {
     pub output: Captured,
 }
 
-/// Why a command could not be run.
+/// A failure to run a command.
 #[derive(Debug, thiserror::Error)]
 pub enum ShError {
     #[error("cannot start {program:?}: {source}")]
@@ -158,7 +161,7 @@ pub fn run(
 
     let deadline = Deadline::new(request);
     let killed =
-        pump(&receiver, &mut log, &child, &deadline).map_err(log_error)?;
+        pump(&receiver, &mut log, &mut child, &deadline).map_err(log_error)?;
     let status = child.wait().map_err(|source| ShError::Wait {
         program: program_name(&request.program),
         source,
@@ -277,26 +280,32 @@ impl Deadline {
 
 /// Moves output into the log until both streams close. Returns which
 /// deadline, if any, killed the command.
+///
+/// Once the command has exited or been killed, output is read for at
+/// most [`DRAIN_AFTER_EXIT`] more: a background process it started may
+/// keep the pipes open long after, and the job must not wait for it.
 fn pump(
     receiver: &Receiver<Message>,
     log: &mut CommandLog<'_>,
-    child: &Child,
+    child: &mut Child,
     deadline: &Deadline,
 ) -> io::Result<Option<Expiry>> {
     let mut open = 2;
-    let mut killed: Option<(Expiry, Instant)> = None;
+    let mut killed: Option<Expiry> = None;
+    let mut stop_at: Option<Instant> = None;
     while open > 0 {
-        let wait_until = match (killed, deadline.at) {
-            (Some((_, at)), _) => Some(at + DRAIN_AFTER_KILL),
-            (None, Some((at, _))) => Some(at),
-            (None, None) => None,
-        };
-        let message = match wait_until {
-            None => receiver.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            Some(at) => receiver
-                .recv_timeout(at.saturating_duration_since(Instant::now())),
-        };
-        match message {
+        let now = Instant::now();
+        if stop_at.is_some_and(|stop| now >= stop) {
+            break;
+        }
+        let mut wake = now + EXIT_POLL;
+        if let (None, Some((at, _))) = (killed, deadline.at) {
+            wake = wake.min(at);
+        }
+        if let Some(stop) = stop_at {
+            wake = wake.min(stop);
+        }
+        match receiver.recv_timeout(wake.saturating_duration_since(now)) {
             Ok(Message::Data(stream, at, bytes)) => {
                 log.push(stream, at, &bytes)?;
             }
@@ -304,22 +313,29 @@ fn pump(
                 log.finish_stream(stream)?;
                 open -= 1;
             }
-            Err(RecvTimeoutError::Timeout) => match (killed, deadline.at) {
-                (None, Some((_, expiry))) => {
-                    kill_group(child);
-                    killed = Some((expiry, Instant::now()));
+            Err(RecvTimeoutError::Timeout) => {
+                let now = Instant::now();
+                match (killed, deadline.at) {
+                    (None, Some((at, expiry))) if now >= at => {
+                        kill_group(child);
+                        killed = Some(expiry);
+                        stop_at = Some(now + DRAIN_AFTER_EXIT);
+                    }
+                    _ if stop_at.is_none() => {
+                        if let Ok(Some(_)) = child.try_wait() {
+                            stop_at = Some(now + DRAIN_AFTER_EXIT);
+                        }
+                    }
+                    _ => {}
                 }
-                // Still open after the grace period: stop waiting and
-                // let the reader threads end when the pipes close.
-                _ => break,
-            },
+            }
             Err(RecvTimeoutError::Disconnected) => break,
         }
         // Writing after each chunk keeps the file current for anyone
         // reading it while the command runs.
         log.flush()?;
     }
-    Ok(killed.map(|(expiry, _)| expiry))
+    Ok(killed)
 }
 
 fn kill_group(child: &Child) {

@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::paths::{DEFAULT_DATA_DIR, DataDir};
 
 mod ci;
+mod demo;
 mod hook;
 mod repo;
 mod serve;
@@ -48,6 +49,19 @@ pub enum Command {
     /// Start and inspect runs.
     #[command(subcommand)]
     Ci(CiCommand),
+    /// Start a throwaway server, push the example pipeline and show
+    /// its run (ignores --data-dir).
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Leave the server running until Ctrl-C.
+    #[arg(long)]
+    pub keep: bool,
+    /// The quire-ci program [default: `quire-ci` next to this binary].
+    #[arg(long, env = "QUIRE_CI_BIN")]
+    pub quire_ci: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -133,6 +147,10 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Ci(command) => {
             init_logging("warn");
             ci::ci(&data, command)
+        }
+        Command::Demo(args) => {
+            init_logging("warn");
+            demo::demo(args)
         }
     };
     match result {

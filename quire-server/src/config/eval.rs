@@ -73,6 +73,7 @@ pub(super) fn parse_fennel(
             .iter()
             .map(|s| s.to_string())
             .collect(),
+        ..CompileOptions::default()
     };
     let compiled = compile(source, &options)
         .map_err(|e| ConfigError::Syntax(e.to_string()))?;

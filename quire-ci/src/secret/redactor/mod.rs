@@ -25,6 +25,7 @@
 //! is not redacted again.
 
 mod encodings;
+mod prefilter;
 mod scan;
 mod stream;
 
@@ -33,6 +34,8 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use zeroize::Zeroizing;
+
+use prefilter::QgramFilter;
 
 pub use encodings::encoded_forms;
 pub use stream::StreamRedactor;
@@ -68,6 +71,8 @@ pub(crate) struct Snapshot {
     generation: u64,
     /// Leftmost-longest search over every pattern; `None` when empty.
     longest: Option<AhoCorasick>,
+    /// Skips text that no pattern can occur in; `None` when empty.
+    filter: Option<QgramFilter>,
     /// Standard-semantics automaton for overlapping search, built the
     /// first time a match needs its overlaps checked.
     overlapping: OnceLock<AhoCorasick>,
@@ -189,6 +194,7 @@ impl Snapshot {
         Self {
             generation: 0,
             longest: None,
+            filter: None,
             overlapping: OnceLock::new(),
             patterns: Vec::new(),
             replacement: Vec::new(),
@@ -208,6 +214,7 @@ impl Snapshot {
         Self {
             generation,
             longest,
+            filter: QgramFilter::new(patterns.iter().map(|p| p.as_slice())),
             overlapping: OnceLock::new(),
             max_len: patterns.iter().map(|p| p.len()).max().unwrap_or(0),
             replacement: set

@@ -18,9 +18,10 @@
 
 use std::cmp::Reverse;
 
-use aho_corasick::{Anchored, Input};
+use aho_corasick::{AhoCorasick, Anchored, Input, Match};
 
 use super::Snapshot;
+use super::prefilter::QGRAM;
 
 /// Where a scan stands in its buffer.
 #[derive(Debug, Default, Clone, Copy)]
@@ -75,9 +76,7 @@ pub(crate) fn scan(
         if cursor.pos >= decided {
             return;
         }
-        let input =
-            Input::new(buf).span(cursor.pos..len).anchored(Anchored::No);
-        match longest.find(input) {
+        match find_longest(snapshot, longest, buf, cursor.pos) {
             Some(found) if found.start() < decided => {
                 out.extend_from_slice(&buf[cursor.pos..found.start()]);
                 out.extend_from_slice(
@@ -93,6 +92,45 @@ pub(crate) fn scan(
             }
         }
     }
+}
+
+/// Finds the leftmost-longest match in `buf[from..]`.
+///
+/// With a q-gram filter, the automaton runs only around probes that
+/// hit. An occurrence of length `n` contains a probed q-gram at some
+/// `i` with `i + QGRAM - n <= start <= i`, so the window
+/// `[i + QGRAM - max_len, i + 2 * max_len)` holds it, and every
+/// occurrence that starts before `i + max_len` together with its
+/// longest alternative. A match found in the window is the leftmost
+/// one once it starts before `i + max_len`: any earlier occurrence
+/// would have been found around an earlier probe.
+fn find_longest(
+    snapshot: &Snapshot,
+    longest: &AhoCorasick,
+    buf: &[u8],
+    from: usize,
+) -> Option<Match> {
+    let len = buf.len();
+    let Some(filter) = &snapshot.filter else {
+        let input = Input::new(buf).span(from..len).anchored(Anchored::No);
+        return longest.find(input);
+    };
+    let max_len = snapshot.max_len;
+    let mut probe = from;
+    while probe + QGRAM <= len {
+        if filter.may_match(buf, probe) {
+            let start = (probe + QGRAM).saturating_sub(max_len).max(from);
+            let end = (probe + 2 * max_len).min(len);
+            let input = Input::new(buf).span(start..end);
+            if let Some(found) = longest.find(input)
+                && (found.start() < probe + max_len || end == len)
+            {
+                return Some(found);
+            }
+        }
+        probe += filter.stride;
+    }
+    None
 }
 
 /// Finds the pattern that starts before `pos` and ends furthest after

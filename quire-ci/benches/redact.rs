@@ -1,0 +1,195 @@
+//! Redacting 64 MiB of log text with 100 registered values, beside a
+//! loop of `str::replace` per value over the same text.
+//!
+//! Run with `cargo bench -p quire-ci --bench redact`. Targets: at least
+//! 1 GiB/s, and at least 20 times the `str::replace` loop.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use quire_ci::secret::Redactor;
+
+const TEXT_BYTES: usize = 64 << 20;
+const VALUES: usize = 100;
+/// One value occurrence per this many bytes of text, on average.
+const SECRET_EVERY: usize = 64 << 10;
+
+/// A small deterministic generator, so every run measures the same text.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn values(rng: &mut Rng) -> Vec<String> {
+    const ALPHABET: &[u8] =
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..VALUES)
+        .map(|_| {
+            let len = 20 + rng.below(21);
+            (0..len)
+                .map(|_| ALPHABET[rng.below(ALPHABET.len())] as char)
+                .collect()
+        })
+        .collect()
+}
+
+/// Build-log-like lines with a value now and then.
+fn log_text(rng: &mut Rng, values: &[String]) -> String {
+    const WORDS: &[&str] = &[
+        "Compiling",
+        "serde",
+        "v1.0.210",
+        "Downloaded",
+        "tokio",
+        "test",
+        "result:",
+        "ok.",
+        "passed;",
+        "failed;",
+        "running",
+        "warning:",
+        "unused",
+        "variable",
+        "npm",
+        "install",
+        "--frozen-lockfile",
+        "added",
+        "packages",
+        "in",
+        "3.2s",
+        "Step",
+        "RUN",
+        "apt-get",
+        "update",
+        "Fetched",
+        "kB",
+        "docker",
+        "push",
+        "registry.local/app:latest",
+        "sha256:9f86d081884c7d65",
+        "Finished",
+        "release",
+        "target(s)",
+    ];
+    let mut text = String::with_capacity(TEXT_BYTES + 256);
+    let mut next_secret = rng.below(2 * SECRET_EVERY);
+    while text.len() < TEXT_BYTES {
+        text.push_str("2026-12-04T15:00:00.000000000Z stdout F ");
+        for _ in 0..(4 + rng.below(10)) {
+            text.push_str(WORDS[rng.below(WORDS.len())]);
+            text.push(' ');
+        }
+        if text.len() >= next_secret {
+            text.push_str("token=");
+            text.push_str(&values[rng.below(values.len())]);
+            next_secret = text.len() + rng.below(2 * SECRET_EVERY);
+        }
+        text.push('\n');
+    }
+    text
+}
+
+fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
+    let mut best = Duration::MAX;
+    let mut last = None;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let out = f();
+        best = best.min(started.elapsed());
+        last = Some(out);
+    }
+    (best, last.unwrap())
+}
+
+fn gib_per_s(bytes: usize, took: Duration) -> f64 {
+    bytes as f64 / took.as_secs_f64() / (1u64 << 30) as f64
+}
+
+fn main() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let values = values(&mut rng);
+    let text = log_text(&mut rng, &values);
+    let names: Vec<String> = (0..VALUES)
+        .map(|i| format!("{{{{ secret_{i} }}}}"))
+        .collect();
+
+    let redactor = Redactor::new();
+    for (i, value) in values.iter().enumerate() {
+        redactor.register(&format!("secret_{i}"), value.as_bytes());
+    }
+    let build_started = Instant::now();
+    redactor.redact(b"warm up: builds the automaton");
+    let build = build_started.elapsed();
+
+    let (whole, redacted) = best_of(5, || redactor.redact(text.as_bytes()));
+    // As a log writer does: redact a chunk, hand it on, reuse the
+    // buffer. `sink` stands in for the write.
+    let stream_through = |sink: &mut dyn FnMut(&[u8])| {
+        let mut stream = redactor.stream();
+        let mut out = Vec::with_capacity(128 << 10);
+        for chunk in text.as_bytes().chunks(64 << 10) {
+            stream.push(chunk, &mut out);
+            sink(&out);
+            out.clear();
+        }
+        stream.finish(&mut out);
+        sink(&out);
+    };
+    let (streamed, _) = best_of(5, || {
+        let mut written = 0;
+        stream_through(&mut |bytes| written += black_box(bytes).len());
+        written
+    });
+    let mut streamed_out = Vec::with_capacity(text.len());
+    stream_through(&mut |bytes| streamed_out.extend_from_slice(bytes));
+    let (baseline, replaced) = best_of(1, || {
+        let mut out = text.clone();
+        for (value, name) in values.iter().zip(&names) {
+            out = out.replace(value.as_str(), name);
+        }
+        out
+    });
+
+    assert_eq!(redacted, streamed_out);
+    assert_eq!(redacted, replaced.as_bytes(), "same output as the baseline");
+    black_box((&redacted, &replaced));
+
+    let mib = text.len() as f64 / (1 << 20) as f64;
+    println!(
+        "redact: {mib:.0} MiB of log text, {VALUES} values, {} patterns \
+         (values and encoded forms), automaton built in {:.1} ms",
+        redactor.pattern_count(),
+        build.as_secs_f64() * 1e3
+    );
+    println!(
+        "  Redactor::redact (new 64 MiB Vec) {:>7.1} ms  {:>5.2} GiB/s",
+        whole.as_secs_f64() * 1e3,
+        gib_per_s(text.len(), whole)
+    );
+    println!(
+        "  StreamRedactor, 64 KiB chunks    {:>7.1} ms  {:>5.2} GiB/s",
+        streamed.as_secs_f64() * 1e3,
+        gib_per_s(text.len(), streamed)
+    );
+    println!(
+        "  baseline: str::replace x{VALUES}   {:>7.1} ms  {:>5.2} GiB/s",
+        baseline.as_secs_f64() * 1e3,
+        gib_per_s(text.len(), baseline)
+    );
+    println!(
+        "  ratio: redact is {:.1}x the baseline (stream {:.1}x); \
+         target >= 20x and >= 1 GiB/s",
+        baseline.as_secs_f64() / whole.as_secs_f64(),
+        baseline.as_secs_f64() / streamed.as_secs_f64()
+    );
+}

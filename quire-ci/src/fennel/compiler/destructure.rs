@@ -1,0 +1,330 @@
+//! Destructuring for `let`, `local`, `var`, `global`, `set`, function
+//! parameters and loop bindings.
+//!
+//! A pattern is a symbol, a `[seq]` with optional `& rest` and
+//! `&as whole`, a `{table}` of key to pattern with optional `&as`, or at
+//! the top only, a `(list)` that takes several values. The value is
+//! evaluated once into a temporary, then each part is read from it.
+//! New names are declared only after their value is computed, so a
+//! binding may refer to an outer name it shadows.
+
+use super::{Compiler, EKind, Expr, Pos, R, join};
+use crate::fennel::ast::{Kind, Node};
+use crate::fennel::diagnostics::Diag;
+use crate::fennel::lua_text;
+use crate::fennel::scope::BindKind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindMode {
+    /// Declare new locals of this kind.
+    Local(BindKind),
+    /// Assign to existing `var`s, declared globals or fields.
+    Set,
+    /// Assign and declare globals.
+    Global,
+}
+
+impl Compiler<'_> {
+    /// Binds `pattern` to the value(s) of `value`.
+    pub fn destructure(
+        &mut self,
+        pattern: &Node,
+        value: &Node,
+        mode: BindMode,
+    ) -> R<()> {
+        match &pattern.kind {
+            Kind::List(items) if !is_field_target(pattern) => {
+                let exprs = self.compile(value, Pos::Expr(None))?;
+                self.bind_values(pattern, items, exprs, mode)
+            }
+            Kind::Sym(_) | Kind::List(_) => {
+                let v = self.one(value)?;
+                let target = self.simple_target(pattern, mode)?;
+                let decl = declaration(mode);
+                self.emit(
+                    pattern.line,
+                    &format!("{decl}{target} = {}", v.single()),
+                );
+                self.commit_target(pattern, mode);
+                Ok(())
+            }
+            Kind::Seq(_) | Kind::Table(_) => {
+                let v = self.one(value)?;
+                self.bind_from(pattern, v, mode)
+            }
+            _ => Err(bad_pattern(pattern)),
+        }
+    }
+
+    /// Binds a `(a b c)` pattern to a list of expressions.
+    fn bind_values(
+        &mut self,
+        pattern: &Node,
+        items: &[Node],
+        exprs: Vec<Expr>,
+        mode: BindMode,
+    ) -> R<()> {
+        if items.is_empty() {
+            return Err(Diag::new(
+                pattern.span,
+                "empty multiple-value pattern",
+                "name at least one value, as in (a b)",
+            ));
+        }
+        let mut targets = Vec::with_capacity(items.len());
+        let mut nested = Vec::new();
+        for item in items {
+            match &item.kind {
+                Kind::Sym(_) | Kind::List(_) if is_simple_target(item) => {
+                    targets.push(self.simple_target(item, mode)?)
+                }
+                Kind::Seq(_) | Kind::Table(_) => {
+                    let tmp = self.gensym();
+                    targets.push(tmp.clone());
+                    nested.push((item, tmp));
+                }
+                _ => return Err(bad_pattern(item)),
+            }
+        }
+        let values = if exprs.is_empty() {
+            "nil".to_owned()
+        } else {
+            join(&exprs)
+        };
+        let has_temps = !nested.is_empty();
+        let decl = declaration(mode);
+        if has_temps && decl.is_empty() {
+            // Temporaries need declaring even when assigning.
+            let temps: Vec<&str> =
+                nested.iter().map(|(_, t)| t.as_str()).collect();
+            self.emit(pattern.line, &format!("local {}", temps.join(", ")));
+        }
+        self.emit(
+            pattern.line,
+            &format!("{decl}{} = {values}", targets.join(", ")),
+        );
+        for item in items {
+            if is_simple_target(item) {
+                self.commit_target(item, mode);
+            }
+        }
+        for (item, tmp) in nested {
+            self.bind_from(item, Expr::new(tmp, EKind::Name), mode)?;
+        }
+        Ok(())
+    }
+
+    /// Binds `pattern` to one already compiled value.
+    pub fn bind_from(
+        &mut self,
+        pattern: &Node,
+        value: Expr,
+        mode: BindMode,
+    ) -> R<()> {
+        match &pattern.kind {
+            Kind::Sym(_) | Kind::List(_) if is_simple_target(pattern) => {
+                let target = self.simple_target(pattern, mode)?;
+                let decl = declaration(mode);
+                self.emit(
+                    pattern.line,
+                    &format!("{decl}{target} = {}", value.single()),
+                );
+                self.commit_target(pattern, mode);
+                Ok(())
+            }
+            Kind::Seq(items) => {
+                let src = self.as_local(pattern, value);
+                let mut index = 1;
+                let mut i = 0;
+                while i < items.len() {
+                    let item = &items[i];
+                    if item.is_sym("&") || item.is_sym("&as") {
+                        let Some(next) = items.get(i + 1) else {
+                            return Err(Diag::new(
+                                item.span,
+                                format!(
+                                    "`{}` must be followed by a pattern",
+                                    item.sym().unwrap_or("&")
+                                ),
+                                "write [a b & rest] or [a b &as whole]",
+                            ));
+                        };
+                        let v = if item.is_sym("&") {
+                            Expr::new(
+                                format!("{{table.unpack({src}, {index})}}"),
+                                EKind::Single,
+                            )
+                        } else {
+                            Expr::new(src.clone(), EKind::Name)
+                        };
+                        self.bind_from(next, v, mode)?;
+                        i += 2;
+                        continue;
+                    }
+                    let v = Expr::new(format!("{src}[{index}]"), EKind::Name);
+                    self.bind_from(item, v, mode)?;
+                    index += 1;
+                    i += 1;
+                }
+                Ok(())
+            }
+            Kind::Table(pairs) => {
+                let src = self.as_local(pattern, value);
+                for (key, sub) in pairs {
+                    if key.is_sym("&as") {
+                        self.bind_from(
+                            sub,
+                            Expr::new(src.clone(), EKind::Name),
+                            mode,
+                        )?;
+                        continue;
+                    }
+                    let mut access = src.clone();
+                    match &key.kind {
+                        Kind::Str(s)
+                            if std::str::from_utf8(s)
+                                .is_ok_and(lua_text::is_identifier) =>
+                        {
+                            access.push('.');
+                            access.push_str(
+                                std::str::from_utf8(s).expect("checked"),
+                            );
+                        }
+                        _ => {
+                            let k = self.one(key)?;
+                            access.push('[');
+                            access.push_str(&k.single());
+                            access.push(']');
+                        }
+                    }
+                    self.bind_from(sub, Expr::new(access, EKind::Name), mode)?;
+                }
+                Ok(())
+            }
+            Kind::List(_) => Err(Diag::new(
+                pattern.span,
+                "multiple-value pattern `(...)` inside another pattern",
+                "use (a b) only as the whole binding, as in (let [(a b) (f)] ...)",
+            )),
+            _ => Err(bad_pattern(pattern)),
+        }
+    }
+
+    /// Stores `value` in a fresh local unless it is already a plain local.
+    fn as_local(&mut self, pattern: &Node, value: Expr) -> String {
+        if value.kind == EKind::Name && lua_text::is_identifier(&value.code) {
+            return value.code;
+        }
+        let tmp = self.gensym();
+        self.emit(pattern.line, &format!("local {tmp} = {}", value.single()));
+        tmp
+    }
+
+    /// Returns the Lua text assigned to for a symbol or field target,
+    /// with `local` in front for new locals. The name itself is bound
+    /// later by [`Self::commit_target`].
+    fn simple_target(&mut self, node: &Node, mode: BindMode) -> R<String> {
+        if let Some(list) = node.list() {
+            // `(. tbl key ...)` as a `set` target.
+            if mode != BindMode::Set || list.len() < 3 {
+                return Err(bad_pattern(node));
+            }
+            let t = self.one(&list[1])?;
+            let mut code = t.prefix();
+            for key in &list[2..] {
+                let k = self.one(key)?;
+                code.push('[');
+                code.push_str(&k.single());
+                code.push(']');
+            }
+            return Ok(code);
+        }
+        let name = node.sym().expect("simple targets are symbols or lists");
+        match mode {
+            BindMode::Local(_) => {
+                self.check_bindable(node)?;
+                if name == "_" {
+                    return Ok(self.gensym());
+                }
+                Ok(self.pending_name(name))
+            }
+            BindMode::Global => {
+                self.check_bindable(node)?;
+                Ok(lua_text::mangle(name))
+            }
+            BindMode::Set => self.set_target(node, name),
+        }
+    }
+
+    fn pending_name(&self, name: &str) -> String {
+        super::local_name(name)
+    }
+
+    /// Binds a new local or global name once its value is assigned.
+    fn commit_target(&mut self, node: &Node, mode: BindMode) {
+        let Some(name) = node.sym() else { return };
+        match mode {
+            BindMode::Local(kind) if name != "_" => {
+                let lua = self.pending_name(name);
+                self.scope.bind(name, lua, kind);
+            }
+            BindMode::Global => {
+                self.scope.declare_global(name, lua_text::mangle(name));
+            }
+            _ => {}
+        }
+    }
+
+    /// Returns the assignment target for `(set name ...)`.
+    fn set_target(&mut self, node: &Node, name: &str) -> R<String> {
+        if name.contains('.') && name.len() > 1 {
+            return self.set_target_multi(node, name);
+        }
+        if let Some(b) = self.scope.lookup(name) {
+            if b.kind == BindKind::Var {
+                return Ok(b.lua.clone());
+            }
+            return Err(Diag::new(
+                node.span,
+                format!("cannot set `{name}`: it is a local, not a var"),
+                format!(
+                    "declare it with (var {name} ...) to change it later, or bind a new name"
+                ),
+            ));
+        }
+        if let Some(lua) = self.scope.global(name) {
+            return Ok(lua.to_owned());
+        }
+        Err(Diag::new(
+            node.span,
+            format!("cannot set undeclared name `{name}`"),
+            format!(
+                "declare it first with (var {name} ...) or (global {name} ...)"
+            ),
+        ))
+    }
+}
+
+/// Returns `local ` when `mode` declares new locals.
+fn declaration(mode: BindMode) -> &'static str {
+    match mode {
+        BindMode::Local(_) => "local ",
+        _ => "",
+    }
+}
+
+fn is_field_target(node: &Node) -> bool {
+    node.head() == Some(".")
+}
+
+fn is_simple_target(node: &Node) -> bool {
+    matches!(node.kind, Kind::Sym(_)) || is_field_target(node)
+}
+
+fn bad_pattern(node: &Node) -> Diag {
+    Diag::new(
+        node.span,
+        format!("cannot bind to {}", node.describe()),
+        "bind a name, a [sequence] or {table} pattern, or (a b) for several values",
+    )
+}

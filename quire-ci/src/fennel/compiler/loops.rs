@@ -1,0 +1,337 @@
+//! Loops and the forms built on them: `each`, `for`, `while`,
+//! `icollect`, `collect`, `fcollect`, `accumulate` and `faccumulate`.
+//!
+//! Each form writes one Lua `for` or `while` statement. Accumulators and
+//! result tables live in fresh temporaries, so the value a form yields
+//! is a plain local that later code cannot shadow by accident.
+
+use super::destructure::BindMode;
+use super::{Compiler, EKind, Expr, Pos, R, join};
+use crate::fennel::ast::{Kind, Node};
+use crate::fennel::diagnostics::Diag;
+use crate::fennel::scope::BindKind;
+
+/// A loop's binding sequence split into its parts.
+struct LoopSpec<'n> {
+    main: Vec<&'n Node>,
+    until: Option<&'n Node>,
+    into: Option<&'n Node>,
+}
+
+fn loop_spec<'n>(
+    node: &'n Node,
+    form: &str,
+    items: &'n [Node],
+) -> R<(LoopSpec<'n>, &'n [Node])> {
+    let Some(Kind::Seq(bindings)) = items.get(1).map(|n| &n.kind) else {
+        return Err(Diag::new(
+            items.get(1).unwrap_or(node).span,
+            format!("`{form}` expects a binding sequence"),
+            format!("write ({form} [bindings...] body...)"),
+        ));
+    };
+    let mut spec = LoopSpec {
+        main: Vec::new(),
+        until: None,
+        into: None,
+    };
+    let mut i = 0;
+    while i < bindings.len() {
+        let b = &bindings[i];
+        if b.is_sym("&until") || b.is_sym("&into") {
+            let Some(value) = bindings.get(i + 1) else {
+                return Err(Diag::new(
+                    b.span,
+                    format!(
+                        "`{}` must be followed by a form",
+                        b.sym().unwrap_or("")
+                    ),
+                    "write &until condition or &into table",
+                ));
+            };
+            if b.is_sym("&until") {
+                spec.until = Some(value);
+            } else {
+                spec.into = Some(value);
+            }
+            i += 2;
+            continue;
+        }
+        spec.main.push(b);
+        i += 1;
+    }
+    Ok((spec, &items[2..]))
+}
+
+impl Compiler<'_> {
+    /// Writes `if cond then break end` for an `&until` clause.
+    fn until_check(&mut self, until: Option<&Node>) -> R<()> {
+        if let Some(cond) = until {
+            let c = self.one(cond)?;
+            self.emit(cond.line, &format!("if {} then break end", c.single()));
+        }
+        Ok(())
+    }
+
+    /// Opens `for pattern... in iterator do`, binding the patterns.
+    fn open_each(&mut self, node: &Node, form: &str, spec: &LoopSpec) -> R<()> {
+        if spec.main.len() < 2 {
+            return Err(Diag::new(
+                node.span,
+                format!("`{form}` expects binding names and an iterator"),
+                format!("write ({form} [k v (pairs tbl)] ...)"),
+            ));
+        }
+        let (iterator, patterns) =
+            spec.main.split_last().expect("checked length");
+        let iter = self.compile(iterator, Pos::Expr(None))?;
+        let iter = if iter.is_empty() {
+            "nil".to_owned()
+        } else {
+            join(&iter)
+        };
+        self.scope.push_block();
+        let mut names = Vec::with_capacity(patterns.len());
+        let mut nested = Vec::new();
+        for p in patterns {
+            match &p.kind {
+                Kind::Sym(s) if s == "_" => names.push(self.gensym()),
+                Kind::Sym(_) => names.push(self.declare(p, BindKind::Local)?),
+                Kind::Seq(_) | Kind::Table(_) => {
+                    let tmp = self.gensym();
+                    names.push(tmp.clone());
+                    nested.push((*p, tmp));
+                }
+                _ => {
+                    return Err(Diag::new(
+                        p.span,
+                        format!(
+                            "cannot bind a loop variable to {}",
+                            p.describe()
+                        ),
+                        "use a name or a [sequence] or {table} pattern",
+                    ));
+                }
+            }
+        }
+        self.emit(node.line, &format!("for {} in {iter} do", names.join(", ")));
+        for (p, tmp) in nested {
+            self.bind_from(
+                p,
+                Expr::new(tmp, EKind::Name),
+                BindMode::Local(BindKind::Local),
+            )?;
+        }
+        self.until_check(spec.until)
+    }
+
+    /// Opens `for i = start, stop[, step] do`.
+    fn open_range(
+        &mut self,
+        node: &Node,
+        form: &str,
+        spec: &LoopSpec,
+    ) -> R<()> {
+        let main = &spec.main;
+        if !(3..=4).contains(&main.len()) {
+            return Err(Diag::new(
+                node.span,
+                format!(
+                    "`{form}` expects a name, a start, a stop and an optional step"
+                ),
+                format!(
+                    "write ({form} [i 1 10] ...) or ({form} [i 10 1 -1] ...)"
+                ),
+            ));
+        }
+        let mut range = Vec::with_capacity(3);
+        for n in &main[1..] {
+            range.push(self.one(n)?.single());
+        }
+        self.scope.push_block();
+        let var = if main[0].is_sym("_") {
+            self.gensym()
+        } else {
+            self.declare(main[0], BindKind::Local)?
+        };
+        self.emit(node.line, &format!("for {var} = {} do", range.join(", ")));
+        self.until_check(spec.until)
+    }
+
+    fn close_loop(&mut self) {
+        self.scope.pop();
+        self.out.push_str("end ");
+    }
+
+    pub(super) fn each_form(
+        &mut self,
+        node: &Node,
+        items: &[Node],
+        pos: Pos,
+    ) -> R<Vec<Expr>> {
+        let (spec, body) = loop_spec(node, "each", items)?;
+        self.open_each(node, "each", &spec)?;
+        self.body(body, Pos::Stmt, node.line)?;
+        self.close_loop();
+        self.deliver(node.line, Vec::new(), pos)
+    }
+
+    pub(super) fn for_form(
+        &mut self,
+        node: &Node,
+        items: &[Node],
+        pos: Pos,
+    ) -> R<Vec<Expr>> {
+        let (spec, body) = loop_spec(node, "for", items)?;
+        self.open_range(node, "for", &spec)?;
+        self.body(body, Pos::Stmt, node.line)?;
+        self.close_loop();
+        self.deliver(node.line, Vec::new(), pos)
+    }
+
+    pub(super) fn while_form(
+        &mut self,
+        node: &Node,
+        items: &[Node],
+        pos: Pos,
+    ) -> R<Vec<Expr>> {
+        let Some(cond_node) = items.get(1) else {
+            return Err(Diag::new(
+                node.span,
+                "`while` expects a condition",
+                "write (while condition body...)",
+            ));
+        };
+        let saved = std::mem::take(&mut self.out);
+        let cond = self.one(cond_node);
+        let stmts = std::mem::replace(&mut self.out, saved);
+        let cond = cond?;
+        if stmts.is_empty() {
+            self.emit(node.line, &format!("while {} do", cond.single()));
+        } else {
+            self.emit(node.line, "while true do");
+            self.out.push_str(&stmts);
+            self.emit(
+                node.line,
+                &format!("if not {} then break end", cond.single()),
+            );
+        }
+        self.scope.push_block();
+        self.body(&items[2..], Pos::Stmt, node.line)?;
+        self.close_loop();
+        self.deliver(node.line, Vec::new(), pos)
+    }
+
+    pub(super) fn collect_form(
+        &mut self,
+        node: &Node,
+        form: &str,
+        items: &[Node],
+        pos: Pos,
+    ) -> R<Vec<Expr>> {
+        let (spec, body) = loop_spec(node, form, items)?;
+        let tbl = self.gensym();
+        let init = match spec.into {
+            Some(into) => self.one(into)?.single(),
+            None => "{}".to_owned(),
+        };
+        self.emit(node.line, &format!("local {tbl} = {init}"));
+        let count = self.gensym();
+        if form != "collect" {
+            self.emit(node.line, &format!("local {count} = #{tbl}"));
+        }
+        if form == "fcollect" {
+            self.open_range(node, form, &spec)?;
+        } else {
+            self.open_each(node, form, &spec)?;
+        }
+        let (last, init) = match body.split_last() {
+            Some(split) => split,
+            None => {
+                return Err(Diag::new(
+                    node.span,
+                    format!("`{form}` has no body"),
+                    "add a form that computes each element",
+                ));
+            }
+        };
+        for f in init {
+            self.compile(f, Pos::Stmt)?;
+        }
+        if form == "collect" {
+            let key = self.gensym();
+            let value = self.gensym();
+            let exprs = self.compile(last, Pos::Expr(Some(2)))?;
+            let exprs = if exprs.is_empty() {
+                "nil".to_owned()
+            } else {
+                join(&exprs)
+            };
+            self.emit(last.line, &format!("local {key}, {value} = {exprs}"));
+            self.emit(
+                last.line,
+                &format!("if {key} ~= nil and {value} ~= nil then {tbl}[{key}] = {value} end"),
+            );
+        } else {
+            let value = self.gensym();
+            let v = self.one(last)?;
+            self.emit(last.line, &format!("local {value} = {}", v.single()));
+            self.emit(
+                last.line,
+                &format!("if {value} ~= nil then {count} = {count} + 1 {tbl}[{count}] = {value} end"),
+            );
+        }
+        self.close_loop();
+        self.deliver(node.line, vec![Expr::new(tbl, EKind::Name)], pos)
+    }
+
+    pub(super) fn accumulate_form(
+        &mut self,
+        node: &Node,
+        form: &str,
+        items: &[Node],
+        pos: Pos,
+    ) -> R<Vec<Expr>> {
+        let (mut spec, body) = loop_spec(node, form, items)?;
+        if spec.main.len() < 2 {
+            return Err(Diag::new(
+                node.span,
+                format!(
+                    "`{form}` expects an accumulator name and its initial value"
+                ),
+                format!("write ({form} [sum 0 ...] body)"),
+            ));
+        }
+        let acc_node = spec.main.remove(0);
+        let init_node = spec.main.remove(0);
+        let init = self.one(init_node)?;
+        let acc = self.gensym();
+        self.emit(node.line, &format!("local {acc} = {}", init.single()));
+        self.scope.push_block();
+        match acc_node.sym() {
+            Some(_) => {
+                let name = self.check_bindable(acc_node)?;
+                self.scope.bind(name, acc.clone(), BindKind::Var);
+            }
+            None => {
+                self.scope.pop();
+                return Err(Diag::new(
+                    acc_node.span,
+                    "the accumulator must be a name",
+                    format!("write ({form} [acc init ...] body)"),
+                ));
+            }
+        }
+        if form == "faccumulate" {
+            self.open_range(node, form, &spec)?;
+        } else {
+            self.open_each(node, form, &spec)?;
+        }
+        let result = self.body(body, Pos::Expr(Some(1)), node.line);
+        let v = result?.into_iter().next().unwrap_or_else(Expr::nil);
+        self.emit(node.line, &format!("{acc} = {}", v.single()));
+        self.close_loop();
+        self.scope.pop();
+        self.deliver(node.line, vec![Expr::new(acc, EKind::Name)], pos)
+    }
+}

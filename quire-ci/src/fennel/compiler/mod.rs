@@ -1,0 +1,634 @@
+//! The compiler core: positions, expressions, symbols and calls.
+//!
+//! A single pass over the forms writes Lua text. Every form is compiled
+//! for a [`Pos`]: as a statement, in tail position (the value is
+//! returned), as an expression wanting some number of values, or
+//! assigned into fresh temporaries. Forms that need Lua statements
+//! (`if`, `let`, loops) used as expressions are hoisted: into
+//! temporaries when the number of values is known, otherwise into an
+//! immediately called function that forwards `...`. Statements are
+//! written to the current block buffer with a line marker, so the
+//! final text keeps Fennel line numbers (see [`super::lua_text`]).
+
+mod calls;
+mod destructure;
+mod forms;
+mod loops;
+mod ops;
+mod patterns;
+mod rewrite;
+
+use std::collections::HashSet;
+
+use super::CompileOptions;
+use super::ast::{Kind, Node, Span};
+use super::diagnostics::Diag;
+use super::lua_text::{self, mangle};
+use super::scope::{BindKind, Scopes};
+
+pub type R<T> = Result<T, Diag>;
+
+/// Where a form's values go.
+#[derive(Debug, Clone, Copy)]
+pub enum Pos<'p> {
+    /// Evaluate for side effects only.
+    Stmt,
+    /// Return the values from the enclosing function.
+    Tail,
+    /// Produce expressions: `Some(n)` values, or `None` for all of them.
+    Expr(Option<usize>),
+    /// Assign the values to these already declared Lua locals.
+    Assign(&'p [String]),
+}
+
+/// What a piece of Lua expression text is, for parenthesising and for
+/// knowing how many values it can produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EKind {
+    /// A constant: no side effects, not usable as a prefix.
+    Lit,
+    /// A local, global or field access: usable as a prefix.
+    Name,
+    /// A function call: may produce any number of values.
+    Call,
+    /// `...`.
+    Varg,
+    /// Any other single-valued expression, wrapped in parentheses when
+    /// used as a prefix.
+    Single,
+}
+
+#[derive(Debug, Clone)]
+pub struct Expr {
+    pub code: String,
+    pub kind: EKind,
+}
+
+impl Expr {
+    pub fn new(code: impl Into<String>, kind: EKind) -> Expr {
+        Expr {
+            code: code.into(),
+            kind,
+        }
+    }
+
+    pub fn nil() -> Expr {
+        Expr::new("nil", EKind::Lit)
+    }
+
+    /// Returns the text usable before `.x`, `[k]`, `(args)` or `:m()`.
+    pub fn prefix(&self) -> String {
+        match self.kind {
+            EKind::Name | EKind::Call => self.code.clone(),
+            _ => format!("({})", self.code),
+        }
+    }
+
+    /// Returns text that yields exactly one value even at a list end.
+    pub fn single(&self) -> String {
+        match self.kind {
+            EKind::Call | EKind::Varg => format!("({})", self.code),
+            _ => self.code.clone(),
+        }
+    }
+
+    pub fn is_multi(&self) -> bool {
+        matches!(self.kind, EKind::Call | EKind::Varg)
+    }
+
+    /// Returns whether evaluating this twice is the same as once.
+    pub fn is_pure(&self) -> bool {
+        matches!(self.kind, EKind::Lit)
+            || (self.kind == EKind::Name && !self.code.contains(['.', '[']))
+    }
+}
+
+/// Joins expressions into a Lua expression list.
+pub fn join(exprs: &[Expr]) -> String {
+    let mut out = String::new();
+    for (i, e) in exprs.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&e.code);
+    }
+    out
+}
+
+pub struct Compiler<'a> {
+    pub opts: &'a CompileOptions,
+    pub scope: Scopes,
+    /// The block being written; function bodies swap in a fresh one.
+    pub out: String,
+    gensyms: u32,
+    allowed: HashSet<&'a str>,
+    /// Current nesting of [`Self::compile`] calls.
+    depth: usize,
+    /// Nesting at which compilation stops with an error.
+    max_depth: usize,
+    /// Set when compilation stopped at `max_depth`.
+    pub depth_exceeded: bool,
+}
+
+impl<'a> Compiler<'a> {
+    /// Creates a compiler that stops at `max_depth` nested forms,
+    /// counting the forms built-in macros such as `->` expand into.
+    pub fn new(opts: &'a CompileOptions, max_depth: usize) -> Compiler<'a> {
+        Compiler {
+            opts,
+            scope: Scopes::new(),
+            out: String::new(),
+            gensyms: 0,
+            depth: 0,
+            max_depth,
+            depth_exceeded: false,
+            allowed: opts.allowed_globals.iter().map(String::as_str).collect(),
+        }
+    }
+
+    /// Compiles a whole chunk; it returns the last form's values.
+    pub fn compile_chunk(&mut self, forms: &[Node]) -> R<String> {
+        self.body(forms, Pos::Tail, 1)?;
+        Ok(lua_text::place_lines(&self.out))
+    }
+
+    /// Returns a fresh temporary name of the form `_N_`.
+    pub fn gensym(&mut self) -> String {
+        self.gensyms += 1;
+        format!("_{}_", self.gensyms)
+    }
+
+    /// Returns a fresh symbol node for rewrites; its name cannot be typed.
+    pub fn gensym_node(&mut self, at: &Node) -> Node {
+        self.gensyms += 1;
+        at.at(Kind::Sym(format!("\u{0}g{}", self.gensyms)))
+    }
+
+    /// Appends one statement placed on `line`.
+    pub fn emit(&mut self, line: u32, stmt: &str) {
+        lua_text::push_mark(&mut self.out, line);
+        self.out.push_str(stmt);
+        self.out.push(' ');
+    }
+
+    /// Compiles `forms` as a body: all but the last as statements.
+    pub fn body(
+        &mut self,
+        forms: &[Node],
+        pos: Pos,
+        line: u32,
+    ) -> R<Vec<Expr>> {
+        let Some((last, init)) = forms.split_last() else {
+            return self.deliver(line, Vec::new(), pos);
+        };
+        for form in init {
+            self.statement(form)?;
+        }
+        self.compile(last, pos)
+    }
+
+    /// Compiles `form` as a statement. Temporaries it declares are
+    /// closed in a `do ... end` block, because Lua allows only 200
+    /// locals per function and a long top level would otherwise run
+    /// out. Forms that bind names for the code after them stay open.
+    pub fn statement(&mut self, form: &Node) -> R<()> {
+        let binds = matches!(
+            form.head(),
+            Some("local" | "var" | "fn" | "lambda" | "λ" | "lua")
+        );
+        if binds || form.list().is_none() {
+            return self.compile(form, Pos::Stmt).map(drop);
+        }
+        let outer = std::mem::take(&mut self.out);
+        let result = self.compile(form, Pos::Stmt);
+        let inner = std::mem::replace(&mut self.out, outer);
+        result?;
+        if inner.contains("local ") {
+            self.out.push_str("do ");
+            self.out.push_str(&inner);
+            self.out.push_str("end ");
+        } else {
+            self.out.push_str(&inner);
+        }
+        Ok(())
+    }
+
+    /// Sends already compiled expressions where `pos` wants them.
+    pub fn deliver(
+        &mut self,
+        line: u32,
+        exprs: Vec<Expr>,
+        pos: Pos,
+    ) -> R<Vec<Expr>> {
+        match pos {
+            Pos::Expr(want) => {
+                if exprs.is_empty() && want != Some(0) && want.is_some() {
+                    return Ok(vec![Expr::nil()]);
+                }
+                Ok(exprs)
+            }
+            Pos::Stmt => {
+                for e in exprs {
+                    match e.kind {
+                        EKind::Call => self.emit(line, &e.code),
+                        EKind::Lit | EKind::Varg => {}
+                        EKind::Name if e.is_pure() => {}
+                        _ => self.emit(
+                            line,
+                            &format!("do local _ = {} end", e.code),
+                        ),
+                    }
+                }
+                Ok(Vec::new())
+            }
+            Pos::Tail => {
+                if exprs.is_empty() {
+                    self.emit(line, "return");
+                } else {
+                    self.emit(line, &format!("return {}", join(&exprs)));
+                }
+                Ok(Vec::new())
+            }
+            Pos::Assign(names) => {
+                let values = if exprs.is_empty() {
+                    "nil".to_owned()
+                } else {
+                    join(&exprs)
+                };
+                self.emit(line, &format!("{} = {}", names.join(", "), values));
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    /// Runs `write`, which compiles statements for a given position, for
+    /// a form used in position `pos`, hoisting it when `pos` wants
+    /// expressions. `single` says the form yields exactly one value.
+    pub fn statement_form(
+        &mut self,
+        line: u32,
+        pos: Pos,
+        single: bool,
+        write: impl FnOnce(&mut Self, Pos) -> R<()>,
+    ) -> R<Vec<Expr>> {
+        let want = match pos {
+            Pos::Expr(want) => want,
+            _ => {
+                write(self, pos)?;
+                return Ok(Vec::new());
+            }
+        };
+        let want = match want {
+            None if single => Some(1),
+            other => other,
+        };
+        match want {
+            Some(0) => {
+                write(self, Pos::Stmt)?;
+                Ok(Vec::new())
+            }
+            Some(n) => {
+                let names: Vec<String> =
+                    (0..n).map(|_| self.gensym()).collect();
+                self.emit(line, &format!("local {}", names.join(", ")));
+                write(self, Pos::Assign(&names))?;
+                Ok(names
+                    .into_iter()
+                    .map(|n| Expr::new(n, EKind::Name))
+                    .collect())
+            }
+            None => {
+                let varargs = self.scope.varargs();
+                let saved = std::mem::take(&mut self.out);
+                self.scope.push_function(varargs);
+                let result = write(self, Pos::Tail);
+                self.scope.pop();
+                let inner = std::mem::replace(&mut self.out, saved);
+                result?;
+                let va = if varargs { "..." } else { "" };
+                let code = format!("(function({va}) {inner}end)({va})");
+                Ok(vec![Expr::new(code, EKind::Call)])
+            }
+        }
+    }
+
+    /// Compiles `node` to exactly one expression.
+    pub fn one(&mut self, node: &Node) -> R<Expr> {
+        let mut exprs = self.compile(node, Pos::Expr(Some(1)))?;
+        if exprs.is_empty() {
+            return Ok(Expr::nil());
+        }
+        let first = exprs.remove(0);
+        if exprs.iter().all(|e| e.kind != EKind::Call) {
+            return Ok(first);
+        }
+        // Extra values are dropped but their calls still run, after the
+        // first value is computed.
+        let tmp = self.gensym();
+        self.emit(node.line, &format!("local {tmp} = {}", first.single()));
+        for extra in exprs {
+            if extra.kind == EKind::Call {
+                self.emit(node.line, &extra.code);
+            }
+        }
+        Ok(Expr::new(tmp, EKind::Name))
+    }
+
+    /// Compiles argument-like forms: each to one value except the last,
+    /// which keeps all of its values.
+    pub fn args(&mut self, nodes: &[Node]) -> R<Vec<Expr>> {
+        let mut out = Vec::with_capacity(nodes.len());
+        for (i, node) in nodes.iter().enumerate() {
+            if i + 1 == nodes.len() {
+                let mut exprs = self.compile(node, Pos::Expr(None))?;
+                out.append(&mut exprs);
+            } else {
+                let e = self.one(node)?;
+                out.push(Expr::new(
+                    e.single(),
+                    if e.is_multi() { EKind::Single } else { e.kind },
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Compiles one form for `pos`.
+    pub fn compile(&mut self, node: &Node, pos: Pos) -> R<Vec<Expr>> {
+        if self.depth >= self.max_depth {
+            self.depth_exceeded = true;
+            return Err(Diag::new(
+                node.span,
+                "forms are nested too deeply to compile",
+                format!(
+                    "split the expression into named steps; at most {} \
+                     levels, counting macro expansions, are allowed",
+                    self.max_depth
+                ),
+            ));
+        }
+        self.depth += 1;
+        let result = self.compile_form(node, pos);
+        self.depth -= 1;
+        result
+    }
+
+    fn compile_form(&mut self, node: &Node, pos: Pos) -> R<Vec<Expr>> {
+        let exprs = match &node.kind {
+            Kind::Nil => vec![Expr::nil()],
+            Kind::Bool(b) => {
+                vec![Expr::new(if *b { "true" } else { "false" }, EKind::Lit)]
+            }
+            Kind::Int(v) => {
+                vec![Expr::new(lua_text::int_literal(*v), EKind::Lit)]
+            }
+            Kind::Float(v) => {
+                vec![Expr::new(lua_text::float_literal(*v), EKind::Lit)]
+            }
+            Kind::Str(s) => {
+                vec![Expr::new(lua_text::string_literal(s), EKind::Lit)]
+            }
+            Kind::Sym(name) => vec![self.symbol(node, name)?],
+            Kind::LuaExpr(code) => vec![Expr::new(code.clone(), EKind::Single)],
+            Kind::Seq(items) => {
+                let exprs = self.args(items)?;
+                vec![Expr::new(format!("{{{}}}", join(&exprs)), EKind::Single)]
+            }
+            Kind::Table(pairs) => vec![self.table(pairs)?],
+            Kind::List(items) => return self.list(node, items, pos),
+        };
+        self.deliver(node.line, exprs, pos)
+    }
+
+    fn table(&mut self, pairs: &[(Node, Node)]) -> R<Expr> {
+        let mut code = String::from("{");
+        for (i, (key, value)) in pairs.iter().enumerate() {
+            if i > 0 {
+                code.push_str(", ");
+            }
+            match &key.kind {
+                Kind::Str(s)
+                    if std::str::from_utf8(s)
+                        .is_ok_and(lua_text::is_identifier) =>
+                {
+                    code.push_str(std::str::from_utf8(s).expect("checked"));
+                }
+                Kind::Nil => {
+                    return Err(Diag::new(
+                        key.span,
+                        "table key is nil",
+                        "use a non-nil key; Lua tables cannot hold nil keys",
+                    ));
+                }
+                _ => {
+                    let k = self.one(key)?;
+                    code.push('[');
+                    code.push_str(&k.single());
+                    code.push(']');
+                }
+            }
+            code.push_str(" = ");
+            let v = self.one(value)?;
+            code.push_str(&v.single());
+        }
+        code.push('}');
+        Ok(Expr::new(code, EKind::Single))
+    }
+
+    /// Resolves a symbol used as a value.
+    pub fn symbol(&mut self, node: &Node, name: &str) -> R<Expr> {
+        if name == "..." {
+            if !self.scope.varargs() {
+                return Err(Diag::new(
+                    node.span,
+                    "`...` used outside a function that takes `...`",
+                    "add `...` to the enclosing function's parameters",
+                ));
+            }
+            return Ok(Expr::new("...", EKind::Varg));
+        }
+        if name.contains(':') && name.len() > 1 && !name.starts_with(':') {
+            return Err(Diag::new(
+                node.span,
+                format!("method call `{name}` used as a value"),
+                format!(
+                    "call it: ({name} args...), or use (: obj :method) in a call"
+                ),
+            ));
+        }
+        let (base, fields) = split_multi(name);
+        let mut code = self.resolve(node.span, base)?;
+        for field in fields {
+            push_field(&mut code, field);
+        }
+        Ok(Expr::new(code, EKind::Name))
+    }
+
+    /// Returns the Lua name for a plain (non-multi) symbol.
+    pub fn resolve(&self, span: Span, name: &str) -> R<String> {
+        if let Some(b) = self.scope.lookup(name) {
+            return Ok(b.lua.clone());
+        }
+        if let Some(lua) = self.scope.global(name) {
+            return Ok(lua.to_owned());
+        }
+        if forms::is_special(name) {
+            return Err(Diag::new(
+                span,
+                format!("special form `{name}` used as a value"),
+                format!(
+                    "wrap it in a function, such as (fn [...] ({name} ...))"
+                ),
+            ));
+        }
+        if self.opts.allow_all_globals || self.allowed.contains(name) {
+            return Ok(mangle(name));
+        }
+        let candidates = self
+            .scope
+            .visible_names()
+            .chain(self.allowed.iter().copied());
+        let help = match closest_name(name, candidates) {
+            Some(close) => format!(
+                "did you mean `{close}`? Otherwise bind `{name}` with \
+                 `local`, `let` or `fn`, or declare it with \
+                 (global {name} value)"
+            ),
+            None => format!(
+                "bind it first with `local`, `let` or `fn`, declare it with \
+                 (global {name} value), or check the spelling"
+            ),
+        };
+        Err(Diag::new(span, format!("unknown global `{name}`"), help))
+    }
+
+    /// Declares a new local for `name` in the innermost scope and returns
+    /// its Lua name.
+    pub fn declare(&mut self, node: &Node, kind: BindKind) -> R<String> {
+        let name = self.check_bindable(node)?;
+        let lua = local_name(name);
+        self.scope.bind(name, lua.clone(), kind);
+        Ok(lua)
+    }
+
+    /// Checks that `node` is a symbol that may name a new local.
+    pub fn check_bindable<'n>(&self, node: &'n Node) -> R<&'n str> {
+        let Some(name) = node.sym() else {
+            return Err(Diag::new(
+                node.span,
+                format!("expected a symbol to bind, found {}", node.describe()),
+                "bind a plain name such as `x` here",
+            ));
+        };
+        let multi =
+            name.len() > 1 && (name.contains('.') || name.contains(':'));
+        if multi && name != "..." {
+            return Err(Diag::new(
+                node.span,
+                format!("cannot bind multi-symbol `{name}`"),
+                "bind a plain name; use `set` to change a field",
+            ));
+        }
+        if forms::is_special(name) {
+            return Err(Diag::new(
+                node.span,
+                format!("local `{name}` would shadow a special form"),
+                "pick another name",
+            ));
+        }
+        Ok(name)
+    }
+
+    /// Compiles a list form: a special form or a call.
+    fn list(&mut self, node: &Node, items: &[Node], pos: Pos) -> R<Vec<Expr>> {
+        let Some(head) = items.first() else {
+            return Err(Diag::new(
+                node.span,
+                "empty list `()` cannot be compiled",
+                "put a function or special form first, or use [] for an empty table",
+            ));
+        };
+        if let Some(name) = head.sym()
+            && let Some(result) = self.special(node, name, items, pos)
+        {
+            return result;
+        }
+        let exprs = vec![self.call(node, items)?];
+        self.deliver(node.line, exprs, pos)
+    }
+}
+
+/// Globals that generated code calls. A user local with one of these
+/// names gets a trailing `_` in Lua, so generated calls still reach
+/// the global.
+const HELPER_GLOBALS: &[&str] = &["type", "error", "table", "pcall"];
+
+/// Returns the Lua name of a new local for the Fennel name `name`.
+pub fn local_name(name: &str) -> String {
+    if let Some(number) = name.strip_prefix("\u{0}g") {
+        return format!("_{number}_");
+    }
+    let lua = mangle(name);
+    if HELPER_GLOBALS.contains(&lua.as_str()) {
+        lua + "_"
+    } else {
+        lua
+    }
+}
+
+/// Returns the candidate nearest to `name` by edit distance, when it is
+/// close enough to be a likely misspelling.
+fn closest_name<'n>(
+    name: &str,
+    candidates: impl Iterator<Item = &'n str>,
+) -> Option<&'n str> {
+    let limit = (name.chars().count() / 3).clamp(1, 3);
+    candidates
+        .filter(|c| !c.starts_with('\u{0}') && *c != name)
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// Splits `a.b.c` into `a` and `[b, c]`; a lone `.` or `..` stays whole.
+pub fn split_multi(name: &str) -> (&str, Vec<&str>) {
+    if name.starts_with('.') || name.ends_with('.') || !name.contains('.') {
+        return (name, Vec::new());
+    }
+    let mut parts = name.split('.');
+    let base = parts.next().expect("split yields one part");
+    (base, parts.collect())
+}
+
+/// Appends `.field` or `["field"]` (or `[n]` for digits) to `code`.
+pub fn push_field(code: &mut String, field: &str) {
+    if lua_text::is_identifier(field) {
+        code.push('.');
+        code.push_str(field);
+    } else if !field.is_empty() && field.bytes().all(|b| b.is_ascii_digit()) {
+        code.push('[');
+        code.push_str(field);
+        code.push(']');
+    } else {
+        code.push('[');
+        lua_text::push_string_literal(code, field.as_bytes());
+        code.push(']');
+    }
+}

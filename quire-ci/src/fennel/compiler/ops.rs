@@ -1,0 +1,282 @@
+//! Operators: arithmetic, `..`, bitwise, comparison (chained), `and`,
+//! `or`, `not` and `length`.
+//!
+//! Binary operators are always parenthesised, so their text is a
+//! valid Lua prefix expression and precedence never leaks. `and` and
+//! `or` whose later operands need statements fall back to `if`
+//! statements, so short-circuiting still holds.
+
+use super::forms::single_valued;
+use super::{Compiler, EKind, Expr, Pos, R};
+use crate::fennel::ast::Node;
+use crate::fennel::diagnostics::Diag;
+
+impl Compiler<'_> {
+    pub(super) fn arithmetic(
+        &mut self,
+        node: &Node,
+        name: &str,
+        items: &[Node],
+        pos: Pos,
+    ) -> R<Vec<Expr>> {
+        let args = &items[1..];
+        let op = match name {
+            "lshift" => "<<",
+            "rshift" => ">>",
+            "band" => "&",
+            "bor" => "|",
+            "bxor" => "~",
+            other => other,
+        };
+        let expr = match args.len() {
+            0 => {
+                let identity = match name {
+                    "+" | "bor" | "bxor" => "0",
+                    "*" => "1",
+                    "band" => "-1",
+                    ".." => "\"\"",
+                    _ => {
+                        return Err(Diag::new(
+                            node.span,
+                            format!("`{name}` expects at least one argument"),
+                            format!("write ({name} a b)"),
+                        ));
+                    }
+                };
+                Expr::new(identity, EKind::Lit)
+            }
+            1 => {
+                let a = self.one(&args[0])?;
+                match name {
+                    "-" => {
+                        Expr::new(format!("(- {})", a.single()), EKind::Single)
+                    }
+                    "/" | "//" => Expr::new(
+                        format!("(1 {op} {})", a.single()),
+                        EKind::Single,
+                    ),
+                    "lshift" | "rshift" => Expr::new(
+                        format!("(1 {op} {})", a.single()),
+                        EKind::Single,
+                    ),
+                    _ => Expr::new(
+                        a.single(),
+                        if a.is_multi() { EKind::Single } else { a.kind },
+                    ),
+                }
+            }
+            _ => {
+                let mut code = String::from("(");
+                for (i, arg) in args.iter().enumerate() {
+                    let a = self.one(arg)?;
+                    if i > 0 {
+                        code.push(' ');
+                        code.push_str(op);
+                        code.push(' ');
+                    }
+                    code.push_str(&a.single());
+                }
+                code.push(')');
+                Expr::new(code, EKind::Single)
+            }
+        };
+        self.deliver(node.line, vec![expr], pos)
+    }
+
+    pub(super) fn bnot_form(
+        &mut self,
+        node: &Node,
+        items: &[Node],
+        pos: Pos,
+    ) -> R<Vec<Expr>> {
+        let [_, arg] = items else {
+            return Err(Diag::new(
+                node.span,
+                "`bnot` expects one argument",
+                "write (bnot x)",
+            ));
+        };
+        let a = self.one(arg)?;
+        self.deliver(
+            node.line,
+            vec![Expr::new(format!("(~ {})", a.single()), EKind::Single)],
+            pos,
+        )
+    }
+
+    pub(super) fn length_form(
+        &mut self,
+        node: &Node,
+        items: &[Node],
+        pos: Pos,
+    ) -> R<Vec<Expr>> {
+        let [_, arg] = items else {
+            return Err(Diag::new(
+                node.span,
+                "`length` expects one argument",
+                "write (length tbl)",
+            ));
+        };
+        let a = self.one(arg)?;
+        self.deliver(
+            node.line,
+            vec![Expr::new(format!("#{}", a.prefix()), EKind::Single)],
+            pos,
+        )
+    }
+
+    pub(super) fn not_form(
+        &mut self,
+        node: &Node,
+        items: &[Node],
+        pos: Pos,
+    ) -> R<Vec<Expr>> {
+        let [_, arg] = items else {
+            return Err(Diag::new(
+                node.span,
+                "`not` expects one argument",
+                "write (not x)",
+            ));
+        };
+        let a = self.one(arg)?;
+        self.deliver(
+            node.line,
+            vec![Expr::new(format!("(not {})", a.single()), EKind::Single)],
+            pos,
+        )
+    }
+
+    pub(super) fn comparison(
+        &mut self,
+        node: &Node,
+        name: &str,
+        items: &[Node],
+        pos: Pos,
+    ) -> R<Vec<Expr>> {
+        let args = &items[1..];
+        if args.len() < 2 {
+            return Err(Diag::new(
+                node.span,
+                format!("`{name}` expects at least two arguments"),
+                format!("write ({name} a b)"),
+            ));
+        }
+        let op = match name {
+            "=" => "==",
+            "not=" | "~=" => "~=",
+            other => other,
+        };
+        let joiner = if op == "~=" { " or " } else { " and " };
+        let mut values = Vec::with_capacity(args.len());
+        for (i, arg) in args.iter().enumerate() {
+            let v = self.one(arg)?;
+            // Middle operands appear twice in a chain; evaluate them once.
+            let middle = i > 0 && i + 1 < args.len();
+            if middle && !v.is_pure() {
+                let tmp = self.gensym();
+                self.emit(node.line, &format!("local {tmp} = {}", v.single()));
+                values.push(tmp);
+            } else {
+                values.push(v.single());
+            }
+        }
+        let mut code = String::from("(");
+        for i in 0..values.len() - 1 {
+            if i > 0 {
+                code.push_str(joiner);
+            }
+            code.push_str(&format!("({} {op} {})", values[i], values[i + 1]));
+        }
+        code.push(')');
+        if values.len() == 2 {
+            code = format!("({} {op} {})", values[0], values[1]);
+        }
+        self.deliver(node.line, vec![Expr::new(code, EKind::Single)], pos)
+    }
+
+    pub(super) fn and_or(
+        &mut self,
+        node: &Node,
+        name: &str,
+        items: &[Node],
+        pos: Pos,
+    ) -> R<Vec<Expr>> {
+        let args = &items[1..];
+        match args.len() {
+            0 => {
+                let v = if name == "and" { "true" } else { "false" };
+                return self.deliver(
+                    node.line,
+                    vec![Expr::new(v, EKind::Lit)],
+                    pos,
+                );
+            }
+            1 => return self.compile(&args[0], pos),
+            _ => {}
+        }
+        // Try the plain operator form: it is right when no operand after
+        // the first needs statements.
+        let saved = std::mem::take(&mut self.out);
+        let mut parts = Vec::with_capacity(args.len());
+        let mut clean = true;
+        for (i, arg) in args.iter().enumerate() {
+            let before = self.out.len();
+            let v = match self.one(arg) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.out = saved;
+                    return Err(e);
+                }
+            };
+            if i > 0 && self.out.len() != before {
+                clean = false;
+                break;
+            }
+            parts.push(v.single());
+        }
+        if clean {
+            let stmts = std::mem::replace(&mut self.out, saved);
+            self.out.push_str(&stmts);
+            let code = format!("({})", parts.join(&format!(" {name} ")));
+            return self.deliver(
+                node.line,
+                vec![Expr::new(code, EKind::Single)],
+                pos,
+            );
+        }
+        self.out = saved;
+        let single = single_valued(node);
+        self.statement_form(node.line, pos, single, |c, p| {
+            c.and_or_statement(node, name, args, p)
+        })
+    }
+
+    fn and_or_statement(
+        &mut self,
+        node: &Node,
+        name: &str,
+        args: &[Node],
+        pos: Pos,
+    ) -> R<()> {
+        let tmp = self.gensym();
+        let first = self.one(&args[0])?;
+        self.emit(node.line, &format!("local {tmp} = {}", first.single()));
+        let test = if name == "and" {
+            tmp.clone()
+        } else {
+            format!("not {tmp}")
+        };
+        let mut ends = 0;
+        for arg in &args[1..] {
+            self.emit(arg.line, &format!("if {test} then"));
+            ends += 1;
+            let v = self.one(arg)?;
+            self.emit(arg.line, &format!("{tmp} = {}", v.single()));
+        }
+        for _ in 0..ends {
+            self.out.push_str("end ");
+        }
+        self.deliver(node.line, vec![Expr::new(tmp, EKind::Name)], pos)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,659 @@
+//! The reader: Fennel source text to [`Node`] trees.
+//!
+//! One pass over the bytes with an explicit stack of open delimiters,
+//! so deeply nested input cannot overflow the native stack. Symbols,
+//! numbers and keywords share one token rule, as in Fennel: a run of
+//! symbol characters is read as a number when it parses as one and as
+//! a symbol otherwise. `{: x}` is expanded here into `{:x x}`.
+
+use super::ast::{Kind, Node, Span};
+use super::diagnostics::Diag;
+
+/// Reads every top-level form of `source`.
+pub fn read_all(source: &str) -> Result<Vec<Node>, Diag> {
+    Reader {
+        src: source.as_bytes(),
+        pos: 0,
+        line: 1,
+    }
+    .read_all()
+}
+
+/// Maximum nesting of lists, sequences and tables. Deeper input is
+/// rejected, because the compiler walks forms recursively.
+const MAX_DEPTH: usize = 200;
+
+struct Reader<'a> {
+    src: &'a [u8],
+    pos: usize,
+    line: u32,
+}
+
+/// An open delimiter waiting for its closer.
+struct Open {
+    closer: u8,
+    start: usize,
+    line: u32,
+    items: Vec<Node>,
+    /// Prefixes (`'`, `` ` ``, `,`, `#`) waiting for the next form.
+    prefixes: Vec<(&'static str, usize, u32)>,
+}
+
+fn is_delimiter(b: u8) -> bool {
+    matches!(
+        b,
+        b'(' | b')'
+            | b'['
+            | b']'
+            | b'{'
+            | b'}'
+            | b'"'
+            | b';'
+            | b'\''
+            | b'`'
+            | b','
+    ) || b.is_ascii_whitespace()
+}
+
+fn span(start: usize, end: usize) -> Span {
+    Span {
+        start: start as u32,
+        end: end as u32,
+    }
+}
+
+impl<'a> Reader<'a> {
+    fn read_all(mut self) -> Result<Vec<Node>, Diag> {
+        if self.src.starts_with(b"#!") {
+            while self.pos < self.src.len() && self.src[self.pos] != b'\n' {
+                self.pos += 1;
+            }
+        }
+        let mut stack: Vec<Open> = vec![Open {
+            closer: 0,
+            start: 0,
+            line: 1,
+            items: Vec::new(),
+            prefixes: Vec::new(),
+        }];
+
+        loop {
+            self.skip_space();
+            let Some(&b) = self.src.get(self.pos) else {
+                break;
+            };
+            let start = self.pos;
+            let line = self.line;
+            let node = match b {
+                b'(' | b'[' | b'{' => {
+                    if stack.len() > MAX_DEPTH {
+                        return Err(Diag::new(
+                            span(start, start + 1),
+                            "forms are nested too deeply",
+                            format!(
+                                "nest lists, sequences and tables at most \
+                                 {MAX_DEPTH} levels deep"
+                            ),
+                        ));
+                    }
+                    let closer = match b {
+                        b'(' => b')',
+                        b'[' => b']',
+                        _ => b'}',
+                    };
+                    self.pos += 1;
+                    stack.push(Open {
+                        closer,
+                        start,
+                        line,
+                        items: Vec::new(),
+                        prefixes: Vec::new(),
+                    });
+                    continue;
+                }
+                b')' | b']' | b'}' => {
+                    self.pos += 1;
+                    let top = stack.len() - 1;
+                    if top == 0 {
+                        return Err(Diag::new(
+                            span(start, start + 1),
+                            format!("unexpected closing `{}`", b as char),
+                            "remove it, or add the opening delimiter it \
+                             was meant to close",
+                        ));
+                    }
+                    let open = &stack[top];
+                    if open.closer != b {
+                        return Err(Diag::new(
+                            span(start, start + 1),
+                            format!(
+                                "mismatched closing `{}`: expected `{}`",
+                                b as char, open.closer as char
+                            ),
+                            format!(
+                                "close the form opened on line {} with `{}`",
+                                open.line, open.closer as char
+                            ),
+                        ));
+                    }
+                    if let Some(&(name, at, _)) = open.prefixes.last() {
+                        return Err(dangling_prefix(name, at));
+                    }
+                    let open = stack.pop().expect("stack is not empty");
+                    self.close(open, b, start + 1)?
+                }
+                b'"' => self.read_string()?,
+                b'\'' | b'`' | b',' => {
+                    self.pos += 1;
+                    let name = match b {
+                        b'\'' => "quote",
+                        b'`' => "quasiquote",
+                        _ => "unquote",
+                    };
+                    let top = stack.last_mut().expect("stack is not empty");
+                    top.prefixes.push((name, start, line));
+                    continue;
+                }
+                b'#' if self.src.get(self.pos + 1).is_some_and(|&n| {
+                    !is_delimiter(n) || n == b'(' || n == b'[' || n == b'{'
+                }) =>
+                {
+                    self.pos += 1;
+                    let top = stack.last_mut().expect("stack is not empty");
+                    top.prefixes.push(("hashfn", start, line));
+                    continue;
+                }
+                _ => self.read_token()?,
+            };
+            let top = stack.last_mut().expect("stack is not empty");
+            let mut node = node;
+            while let Some((name, at, pline)) = top.prefixes.pop() {
+                let sp = span(at, node.span.end as usize);
+                let head =
+                    Node::new(Kind::Sym(name.into()), span(at, at + 1), pline);
+                node = Node::new(Kind::List(vec![head, node]), sp, pline);
+            }
+            top.items.push(node);
+        }
+
+        if stack.len() > 1 {
+            let open = stack.last().expect("stack is not empty");
+            return Err(Diag::new(
+                span(open.start, open.start + 1),
+                format!(
+                    "unclosed `{}` opened here",
+                    self.src[open.start] as char
+                ),
+                format!("add the closing `{}`", open.closer as char),
+            ));
+        }
+        let root = stack.pop().expect("stack is not empty");
+        if let Some(&(name, at, _)) = root.prefixes.last() {
+            return Err(dangling_prefix(name, at));
+        }
+        Ok(root.items)
+    }
+
+    fn skip_space(&mut self) {
+        while let Some(&b) = self.src.get(self.pos) {
+            if b == b'\n' {
+                self.line += 1;
+                self.pos += 1;
+            } else if b.is_ascii_whitespace() {
+                self.pos += 1;
+            } else if b == b';' {
+                while self.pos < self.src.len() && self.src[self.pos] != b'\n' {
+                    self.pos += 1;
+                }
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn close(
+        &mut self,
+        open: Open,
+        closer: u8,
+        end: usize,
+    ) -> Result<Node, Diag> {
+        let sp = span(open.start, end);
+        let kind = match closer {
+            b')' => Kind::List(open.items),
+            b']' => Kind::Seq(open.items),
+            _ => Kind::Table(table_pairs(open.items, sp)?),
+        };
+        Ok(Node::new(kind, sp, open.line))
+    }
+
+    fn read_string(&mut self) -> Result<Node, Diag> {
+        let start = self.pos;
+        let line = self.line;
+        self.pos += 1;
+        let mut out = Vec::new();
+        loop {
+            let Some(&b) = self.src.get(self.pos) else {
+                return Err(Diag::new(
+                    span(start, start + 1),
+                    "unterminated string",
+                    "add the closing `\"`",
+                ));
+            };
+            match b {
+                b'"' => {
+                    self.pos += 1;
+                    break;
+                }
+                b'\\' => self.read_escape(&mut out)?,
+                b'\n' => {
+                    self.line += 1;
+                    out.push(b);
+                    self.pos += 1;
+                }
+                _ => {
+                    out.push(b);
+                    self.pos += 1;
+                }
+            }
+        }
+        Ok(Node::new(Kind::Str(out), span(start, self.pos), line))
+    }
+
+    fn read_escape(&mut self, out: &mut Vec<u8>) -> Result<(), Diag> {
+        let at = self.pos;
+        self.pos += 1;
+        let bad = |end: usize, what: &str| {
+            Diag::new(
+                span(at, end),
+                format!("invalid escape sequence {what}"),
+                "use one of \\a \\b \\f \\n \\r \\t \\v \\\\ \\\" \\' \\z \
+                 \\xXX \\ddd \\u{XXX}, or write \\\\ for a backslash",
+            )
+        };
+        let Some(&b) = self.src.get(self.pos) else {
+            return Err(bad(self.pos, "at end of input"));
+        };
+        self.pos += 1;
+        let simple = match b {
+            b'a' => Some(7),
+            b'b' => Some(8),
+            b'f' => Some(12),
+            b'n' => Some(b'\n'),
+            b'r' => Some(b'\r'),
+            b't' => Some(b'\t'),
+            b'v' => Some(11),
+            b'\\' => Some(b'\\'),
+            b'"' => Some(b'"'),
+            b'\'' => Some(b'\''),
+            b'\n' => {
+                self.line += 1;
+                Some(b'\n')
+            }
+            _ => None,
+        };
+        if let Some(c) = simple {
+            out.push(c);
+            return Ok(());
+        }
+        match b {
+            b'\r' => {
+                if self.src.get(self.pos) == Some(&b'\n') {
+                    self.pos += 1;
+                    self.line += 1;
+                }
+                out.push(b'\n');
+            }
+            b'z' => {
+                while let Some(&c) = self.src.get(self.pos) {
+                    if !c.is_ascii_whitespace() {
+                        break;
+                    }
+                    if c == b'\n' {
+                        self.line += 1;
+                    }
+                    self.pos += 1;
+                }
+            }
+            b'x' => {
+                let digits = self.src.get(self.pos..self.pos + 2);
+                let value = digits
+                    .and_then(|d| std::str::from_utf8(d).ok())
+                    .and_then(|d| u8::from_str_radix(d, 16).ok())
+                    .ok_or_else(|| {
+                        bad(self.pos, "\\x: expected two hex digits")
+                    })?;
+                self.pos += 2;
+                out.push(value);
+            }
+            b'0'..=b'9' => {
+                let mut value = u32::from(b - b'0');
+                for _ in 0..2 {
+                    match self.src.get(self.pos) {
+                        Some(&d) if d.is_ascii_digit() => {
+                            value = value * 10 + u32::from(d - b'0');
+                            self.pos += 1;
+                        }
+                        _ => break,
+                    }
+                }
+                let value = u8::try_from(value)
+                    .map_err(|_| bad(self.pos, "\\ddd: value above 255"))?;
+                out.push(value);
+            }
+            b'u' => {
+                if self.src.get(self.pos) != Some(&b'{') {
+                    return Err(bad(self.pos, "\\u: expected `{`"));
+                }
+                self.pos += 1;
+                let digits_start = self.pos;
+                while self.src.get(self.pos).is_some_and(u8::is_ascii_hexdigit)
+                {
+                    self.pos += 1;
+                }
+                let digits =
+                    std::str::from_utf8(&self.src[digits_start..self.pos])
+                        .expect("hex digits are ASCII");
+                if self.src.get(self.pos) != Some(&b'}') || digits.is_empty() {
+                    return Err(bad(
+                        self.pos,
+                        "\\u{XXX}: expected hex digits and `}`",
+                    ));
+                }
+                self.pos += 1;
+                let value = u32::from_str_radix(digits, 16)
+                    .ok()
+                    .filter(|v| *v < 0x8000_0000)
+                    .ok_or_else(|| {
+                        bad(self.pos, "\\u{XXX}: value too large")
+                    })?;
+                push_utf8_extended(out, value);
+            }
+            _ => return Err(bad(self.pos, &format!("`\\{}`", b as char))),
+        }
+        Ok(())
+    }
+
+    fn read_token(&mut self) -> Result<Node, Diag> {
+        let start = self.pos;
+        let line = self.line;
+        while let Some(&b) = self.src.get(self.pos) {
+            if is_delimiter(b) {
+                break;
+            }
+            self.pos += 1;
+        }
+        let sp = span(start, self.pos);
+        let bytes = &self.src[start..self.pos];
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return Err(Diag::new(
+                sp,
+                "invalid UTF-8 in symbol",
+                "symbols must be UTF-8 text; put other bytes in a string \
+                 with \\x escapes",
+            ));
+        };
+        let kind = classify_token(text).map_err(|message| {
+            Diag::new(sp, message, "write the number in Lua syntax, such as 42, 0x2a, 1.5e3 or 1_000")
+        })?;
+        Ok(Node::new(kind, sp, line))
+    }
+}
+
+fn dangling_prefix(name: &str, at: usize) -> Diag {
+    Diag::new(
+        span(at, at + 1),
+        format!("`{name}` prefix is not followed by a form"),
+        "put a form right after the prefix character, or remove it",
+    )
+}
+
+/// Encodes `value` as Lua 5.4 does for `\u{XXX}`: UTF-8 extended to
+/// 31-bit values.
+fn push_utf8_extended(out: &mut Vec<u8>, value: u32) {
+    if value < 0x80 {
+        out.push(value as u8);
+        return;
+    }
+    let mut buf = [0u8; 8];
+    let mut n = 0;
+    let mut v = value;
+    let mut limit = 0x3f;
+    loop {
+        buf[7 - n] = 0x80 | (v & 0x3f) as u8;
+        n += 1;
+        v >>= 6;
+        limit >>= 1;
+        if v <= limit {
+            break;
+        }
+    }
+    let first = ((!limit << 1) & 0xff) as u8 | v as u8;
+    out.push(first);
+    out.extend_from_slice(&buf[8 - n..]);
+}
+
+fn table_pairs(items: Vec<Node>, sp: Span) -> Result<Vec<(Node, Node)>, Diag> {
+    let mut pairs = Vec::with_capacity(items.len() / 2);
+    let mut iter = items.into_iter();
+    while let Some(key) = iter.next() {
+        let Some(value) = iter.next() else {
+            return Err(Diag::new(
+                key.span,
+                "table literal has an odd number of forms",
+                "give every key a value, as in {:key value}",
+            ));
+        };
+        if key.is_sym(":") {
+            let Some(name) = value.sym() else {
+                return Err(Diag::new(
+                    value.span,
+                    "`:` shorthand expects a symbol after it",
+                    "write {: name} to mean {:name name}",
+                ));
+            };
+            let name = name.to_owned();
+            let key = key.at(Kind::Str(name.into_bytes()));
+            pairs.push((key, value));
+        } else {
+            pairs.push((key, value));
+        }
+    }
+    let _ = sp;
+    Ok(pairs)
+}
+
+/// Turns a token into a literal, number or symbol.
+fn classify_token(text: &str) -> Result<Kind, String> {
+    match text {
+        "nil" => return Ok(Kind::Nil),
+        "true" => return Ok(Kind::Bool(true)),
+        "false" => return Ok(Kind::Bool(false)),
+        ".inf" | "+.inf" => return Ok(Kind::Float(f64::INFINITY)),
+        "-.inf" => return Ok(Kind::Float(f64::NEG_INFINITY)),
+        ".nan" | "+.nan" | "-.nan" => return Ok(Kind::Float(f64::NAN)),
+        _ => {}
+    }
+    if let Some(rest) = text.strip_prefix(':')
+        && !rest.is_empty()
+        && !rest.starts_with(':')
+    {
+        return Ok(Kind::Str(rest.as_bytes().to_vec()));
+    }
+    if let Some(number) = parse_number(text) {
+        return Ok(number);
+    }
+    let first = text.as_bytes()[0];
+    let signed_digit = matches!(first, b'-' | b'+')
+        && text.as_bytes().get(1).is_some_and(u8::is_ascii_digit);
+    if first.is_ascii_digit() || signed_digit {
+        return Err(format!("invalid number `{text}`"));
+    }
+    Ok(Kind::Sym(text.to_owned()))
+}
+
+/// Parses a number the way Lua's `tonumber` does, after removing `_`
+/// digit separators.
+pub fn parse_number(text: &str) -> Option<Kind> {
+    let cleaned: String;
+    let text = if text.contains('_') {
+        if text.starts_with('_') {
+            return None;
+        }
+        cleaned = text.replace('_', "");
+        &cleaned
+    } else {
+        text
+    };
+    let (negative, body) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let first = *body.as_bytes().first()?;
+    if !(first.is_ascii_digit() || first == b'.') {
+        return None;
+    }
+    if let Some(hex) =
+        body.strip_prefix("0x").or_else(|| body.strip_prefix("0X"))
+    {
+        return parse_hex(hex, negative);
+    }
+    let bytes = body.as_bytes();
+    if !bytes.iter().all(|b| {
+        b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-')
+    }) {
+        return None;
+    }
+    if bytes.iter().all(u8::is_ascii_digit) {
+        if let Ok(v) = body.parse::<i64>() {
+            return Some(Kind::Int(if negative {
+                v.wrapping_neg()
+            } else {
+                v
+            }));
+        }
+        let v: f64 = body.parse().ok()?;
+        return Some(Kind::Float(if negative { -v } else { v }));
+    }
+    if body == "." || body.starts_with(".e") || body.starts_with(".E") {
+        return None;
+    }
+    let v: f64 = body.parse().ok()?;
+    Some(Kind::Float(if negative { -v } else { v }))
+}
+
+fn parse_hex(hex: &str, negative: bool) -> Option<Kind> {
+    if hex.is_empty() {
+        return None;
+    }
+    if hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let mut v: u64 = 0;
+        for b in hex.bytes() {
+            let d = (b as char).to_digit(16)? as u64;
+            v = v.wrapping_mul(16).wrapping_add(d);
+        }
+        let v = v as i64;
+        return Some(Kind::Int(if negative { v.wrapping_neg() } else { v }));
+    }
+    let (mantissa, exponent) = match hex.find(['p', 'P']) {
+        Some(i) => (&hex[..i], hex[i + 1..].parse::<i32>().ok()?),
+        None => (hex, 0),
+    };
+    let (int_part, frac_part) = match mantissa.find('.') {
+        Some(i) => (&mantissa[..i], &mantissa[i + 1..]),
+        None => (mantissa, ""),
+    };
+    if int_part.is_empty() && frac_part.is_empty() {
+        return None;
+    }
+    let mut v = 0f64;
+    for c in int_part.chars() {
+        v = v * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac_part.chars() {
+        v += f64::from(c.to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    let v = v * 2f64.powi(exponent);
+    Some(Kind::Float(if negative { -v } else { v }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(src: &str) -> Kind {
+        let mut forms = read_all(src).expect("reads");
+        assert_eq!(forms.len(), 1);
+        forms.remove(0).kind
+    }
+
+    #[test]
+    fn numbers_in_every_spelling() {
+        assert_eq!(one("42"), Kind::Int(42));
+        assert_eq!(one("-7"), Kind::Int(-7));
+        assert_eq!(one("0xff"), Kind::Int(255));
+        assert_eq!(one("1_000_000"), Kind::Int(1_000_000));
+        assert_eq!(one("1.5e3"), Kind::Float(1500.0));
+        assert_eq!(one(".5"), Kind::Float(0.5));
+        assert_eq!(one(".inf"), Kind::Float(f64::INFINITY));
+        assert_eq!(one("-.inf"), Kind::Float(f64::NEG_INFINITY));
+        assert!(matches!(one(".nan"), Kind::Float(f) if f.is_nan()));
+    }
+
+    #[test]
+    fn symbols_and_keywords() {
+        assert_eq!(one("foo-bar?"), Kind::Sym("foo-bar?".into()));
+        assert_eq!(one("a.b:c"), Kind::Sym("a.b:c".into()));
+        assert_eq!(one(":key"), Kind::Str(b"key".to_vec()));
+        assert_eq!(one("-"), Kind::Sym("-".into()));
+        assert_eq!(one("..."), Kind::Sym("...".into()));
+    }
+
+    #[test]
+    fn string_escapes() {
+        assert_eq!(
+            one(r#""a\tb\x41\065\u{e9}""#),
+            Kind::Str(b"a\tbAA\xc3\xa9".to_vec())
+        );
+        assert!(read_all(r#""\q""#).is_err());
+    }
+
+    #[test]
+    fn table_shorthand_and_odd_count() {
+        let Kind::Table(pairs) = one("{: x :y 2}") else {
+            panic!()
+        };
+        assert_eq!(pairs[0].0.kind, Kind::Str(b"x".to_vec()));
+        assert_eq!(pairs[0].1.kind, Kind::Sym("x".into()));
+        let err = read_all("{:a 1 :b}").unwrap_err();
+        assert!(err.message.contains("odd number"));
+    }
+
+    #[test]
+    fn prefixes_wrap_forms() {
+        let Kind::List(items) = one("#(+ $1 1)") else {
+            panic!()
+        };
+        assert!(items[0].is_sym("hashfn"));
+        let Kind::List(items) = one("'x") else {
+            panic!()
+        };
+        assert!(items[0].is_sym("quote"));
+    }
+
+    #[test]
+    fn shebang_and_comments_skipped() {
+        let forms = read_all("#!/usr/bin/env fennel\n; hi\n1 ; two\n").unwrap();
+        assert_eq!(forms.len(), 1);
+        assert_eq!(forms[0].line, 3);
+    }
+
+    #[test]
+    fn unbalanced_delimiters_rejected() {
+        assert!(read_all("(a").unwrap_err().message.contains("unclosed"));
+        assert!(read_all("a)").unwrap_err().message.contains("unexpected"));
+        assert!(read_all("(a]").unwrap_err().message.contains("mismatched"));
+    }
+}
