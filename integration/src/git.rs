@@ -77,7 +77,10 @@ impl Checkout {
     /// Commits everything; returns the new commit's sha.
     pub fn commit(&self, message: &str) -> String {
         git(&self.dir, &["add", "--all"]);
-        git(&self.dir, &["commit", "--quiet", "--allow-empty", "-m", message]);
+        git(
+            &self.dir,
+            &["commit", "--quiet", "--allow-empty", "-m", message],
+        );
         git(&self.dir, &["rev-parse", "HEAD"])
     }
 

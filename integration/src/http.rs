@@ -25,9 +25,8 @@ pub fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> Response {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("a timeout can be set");
-    let mut request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n"
-    );
+    let mut request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     if let Some(token) = token {
         request.push_str(&format!("Authorization: Bearer {token}\r\n"));
     }
@@ -36,9 +35,7 @@ pub fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> Response {
         .write_all(request.as_bytes())
         .expect("the request is sent");
     let mut raw = Vec::new();
-    stream
-        .read_to_end(&mut raw)
-        .expect("the response is read");
+    stream.read_to_end(&mut raw).expect("the response is read");
     let text = String::from_utf8_lossy(&raw);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head

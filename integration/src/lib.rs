@@ -11,8 +11,8 @@
 pub mod binaries;
 pub mod git;
 pub mod http;
-pub mod quire;
 pub mod pipeline;
+pub mod quire;
 pub mod run;
 pub mod scan;
 

@@ -200,7 +200,10 @@ impl Quire {
     /// Records a process group (such as a quire-ci left by a crash)
     /// to kill when the test ends.
     pub fn track_group(&self, pgid: i32) {
-        self.groups.lock().unwrap_or_else(|e| e.into_inner()).push(pgid);
+        self.groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(pgid);
     }
 
     /// A command for one of quire's programs with the test's

@@ -39,7 +39,8 @@ impl RunView {
     }
 
     pub fn transport(&self) -> &str {
-        self.run_field("transport").expect("the run has a transport")
+        self.run_field("transport")
+            .expect("the run has a transport")
     }
 
     /// Path of quire-ci's own output for this run.

@@ -183,9 +183,15 @@ impl Demo {
         git(&checkout, &["config", "user.email", "demo@quire.invalid"])?;
         git(&checkout, &["config", "commit.gpgsign", "false"])?;
         git(&checkout, &["add", "--all"])?;
-        git(&checkout, &["commit", "--quiet", "-m", "Add the demo pipeline"])?;
+        git(
+            &checkout,
+            &["commit", "--quiet", "-m", "Add the demo pipeline"],
+        )?;
         let bare = bare.display().to_string();
-        git(&checkout, &["push", "--quiet", &bare, "HEAD:refs/heads/main"])?;
+        git(
+            &checkout,
+            &["push", "--quiet", &bare, "HEAD:refs/heads/main"],
+        )?;
 
         let db = self.server().ci().db();
         db.list_runs(Some(REPO), 1)?
@@ -195,7 +201,11 @@ impl Demo {
     }
 
     /// Waits until run `run_id` reaches a terminal state.
-    pub fn wait(&self, run_id: &str, timeout: Duration) -> Result<Run, DemoError> {
+    pub fn wait(
+        &self,
+        run_id: &str,
+        timeout: Duration,
+    ) -> Result<Run, DemoError> {
         let db = self.server().ci().db();
         let deadline = Instant::now() + timeout;
         loop {
@@ -208,7 +218,12 @@ impl Demo {
                 return Err(DemoError::Timeout {
                     run_id: run_id.into(),
                     seconds: timeout.as_secs(),
-                    data_dir: self.paths.data_dir().root().display().to_string(),
+                    data_dir: self
+                        .paths
+                        .data_dir()
+                        .root()
+                        .display()
+                        .to_string(),
                 });
             }
             std::thread::sleep(Duration::from_millis(10));

@@ -188,3 +188,35 @@ fn serve_binary_reports_address() {
     assert!(status.success(), "{status}");
     assert!(!tmp.path().join("data/server.sock").exists());
 }
+
+#[test]
+fn serve_rejects_broken_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("config.fnl"), "{:port 3000\n").unwrap();
+    let output = Command::new(QUIRE)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--bind", "127.0.0.1:0", "--quire-ci", "/bin/true"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let expected = format!(
+        "error: refusing to start: {}:1:1: unclosed `{{`",
+        data.join("config.fnl").display()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+
+    std::fs::write(data.join("config.fnl"), "{:ci {:parallel 2}}\n").unwrap();
+    let output = Command::new(QUIRE)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--bind", "127.0.0.1:0", "--quire-ci", "/bin/true"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(":ci :parallel: unknown key"), "{stderr}");
+}

@@ -37,7 +37,11 @@ fn demo_shows_redacted_run() {
         .find_map(|line| line.trim().strip_prefix("data directory: "))
         .unwrap_or_else(|| panic!("no data directory line:\n{stdout}"));
     let data_dir = std::path::Path::new(data_dir.trim());
-    assert!(data_dir.join("quire.db").is_file(), "{}", data_dir.display());
+    assert!(
+        data_dir.join("quire.db").is_file(),
+        "{}",
+        data_dir.display()
+    );
     assert!(!data_dir.join("server.sock").exists(), "the server stopped");
     let _ = std::fs::remove_dir_all(data_dir.parent().unwrap_or(data_dir));
 }

@@ -241,7 +241,10 @@ fn secrets_reach_no_file(transport: &str) {
     assert_eq!(run.state(), "failed", "{:#}", run.json);
     assert_eq!(run.job_outcome("lua-error"), Some("failed"));
     let message = run.job_message("lua-error");
-    assert!(message.contains("cannot deploy with {{ token }}"), "{message}");
+    assert!(
+        message.contains("cannot deploy with {{ token }}"),
+        "{message}"
+    );
     for job in [
         "stderr",
         "outputs",
@@ -255,7 +258,10 @@ fn secrets_reach_no_file(transport: &str) {
     let halves = run.job_log("halves");
     assert!(halves.contains("halves {{ token }}"), "{halves}");
     let stderr = run.job_log("stderr");
-    assert!(stderr.contains("cannot log in with {{ token }}"), "{stderr}");
+    assert!(
+        stderr.contains("cannot log in with {{ token }}"),
+        "{stderr}"
+    );
     let multi = run.job_log("multi-line");
     assert!(multi.contains("key:\n{{ pem }}\nend"), "{multi}");
 
@@ -279,7 +285,10 @@ fn secrets_reach_no_file(transport: &str) {
         "the scan covers job outputs: {files:?}"
     );
     let hits = find_in_files(&quire.data_dir(), &needles);
-    assert!(hits.is_empty(), "secret bytes under the data directory: {hits:#?}");
+    assert!(
+        hits.is_empty(),
+        "secret bytes under the data directory: {hits:#?}"
+    );
     let server_log = quire.server_log();
     for (label, needle) in &needles {
         assert_eq!(
@@ -334,7 +343,10 @@ fn bootstrap_removed_and_empty(transport: &str) {
         .into_iter()
         .filter(|f| f.to_string_lossy().contains("bootstrap"))
         .collect();
-    assert!(leftovers.is_empty(), "bootstrap files remain: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "bootstrap files remain: {leftovers:?}"
+    );
 
     let capture = quire.scratch().join("bootstrap");
     let mode = std::fs::read_to_string(capture.join("mode")).unwrap();
@@ -345,7 +357,10 @@ fn bootstrap_removed_and_empty(transport: &str) {
         .as_object()
         .unwrap_or_else(|| panic!("no secrets map in the bootstrap: {text}"));
     if transport == "api" {
-        assert!(secrets.is_empty(), "api bootstrap holds secrets: {secrets:?}");
+        assert!(
+            secrets.is_empty(),
+            "api bootstrap holds secrets: {secrets:?}"
+        );
         assert!(!text.contains(ALPHA) && !text.contains(BETA));
     } else {
         // The capture works: the filesystem transport's file does hold
