@@ -189,6 +189,17 @@ async fn supersede_kills_active_run() {
     h.wait_recorded(&first.id, "child_pid").await;
     let pid: i32 = h.recorded(&first.id, "pid").parse().unwrap();
     let child: i32 = h.recorded(&first.id, "child_pid").parse().unwrap();
+    // Events are recorded while the run is still going.
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while h.db.jobs(&first.id).unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no job recorded mid-run"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(h.db.jobs(&first.id).unwrap()[0].name, "build");
     assert!(alive(pid), "quire-ci is not running");
     assert!(alive(child), "its command is not running");
 

@@ -30,6 +30,9 @@ use token::RunToken;
 /// The failure reason of a run whose quire-ci ended without a
 /// `run_finished` event.
 pub const REASON_UNFINISHED: &str = "runner exited without finishing";
+/// How often a running run's new events are recorded.
+const EVENT_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// The failure reason of a run that was active when the server stopped.
 pub const REASON_RESTARTED: &str = "server restarted";
 
@@ -355,7 +358,22 @@ impl Ci {
         };
         tracing::info!(run_id = %run.id, pid = child.id(), "quire-ci started");
 
-        let status = child.wait().await;
+        let mut ingester = ingest::Ingester::new(&run.id, dir.clone());
+        let mut ticks = tokio::time::interval(EVENT_POLL);
+        let status = loop {
+            tokio::select! {
+                status = child.wait() => break status,
+                _ = ticks.tick() => {
+                    if let Err(error) = ingester.poll(db) {
+                        tracing::warn!(
+                            run_id = %run.id,
+                            %error,
+                            "cannot record events yet",
+                        );
+                    }
+                }
+            }
+        };
         remove_bootstrap(&dir);
         match &status {
             Ok(status) => {
@@ -370,7 +388,8 @@ impl Ci {
             }
         }
         let _ = db.set_runner_pid(&run.id, None);
-        ingest::ingest(db, &run.id, &dir)
+        ingester
+            .finish(db)
             .map_err(|e| format!("cannot record the run's events: {e}"))
     }
 
