@@ -385,3 +385,21 @@ async fn reconcile_after_crash() {
     assert_eq!(hex(&hash), hex(&Sha256::digest(&raw)));
     h.wait_idle().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentry_dsn_handed_over() {
+    let mut config = config(TransportMode::Api, 1);
+    config.sentry_dsn = Some(DeclaredSecret::literal(
+        b"https://key@errors.invalid/1".to_vec(),
+    ));
+    let h = Harness::start(config).await;
+    let run = h.ci.run_ref("widgets", None).unwrap();
+    h.wait_state(&run.id, RunState::Complete).await;
+    let boot =
+        Bootstrap::from_json(&h.recorded(&run.id, "bootstrap.json")).unwrap();
+    assert!(boot.secrets.is_empty());
+    let sentry = boot.sentry.expect("a sentry handoff");
+    assert_eq!(sentry.dsn.expose(), "https://key@errors.invalid/1");
+    assert_eq!(sentry.trace_id.len(), 32);
+    assert!(sentry.trace_id.bytes().all(|b| b.is_ascii_hexdigit()));
+}
