@@ -16,7 +16,7 @@ use crate::db::secret_access::AccessResult;
 use crate::db::{Db, DbError, jobs};
 use crate::paths::RunDir;
 
-/// How the run ended, as its events record it.
+/// The end of a run, as its events record it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Summary {
     /// The `run_finished` outcome, if quire-ci got that far.

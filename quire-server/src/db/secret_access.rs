@@ -5,8 +5,8 @@
 //! a request only queues its row, and the thread commits whatever has
 //! queued up in one transaction. A commit per request would cap the
 //! secret endpoint at the rate of WAL appends. Reads through [`Db`]
-//! flush the queue first, so this process always reads its own rows;
-//! another process reads them after the next commit, a few
+//! flush the queue first, so this process always reads its own rows.
+//! Another process reads them after the next commit, a few
 //! microseconds later.
 
 use std::sync::mpsc;
