@@ -159,12 +159,13 @@ impl Server {
     }
 
     /// Stops accepting pushes and requests and kills running quire-ci
-    /// processes; their runs are failed at the next start.
+    /// processes. Their runs stay `active` until the next start
+    /// reconciles them.
     pub async fn stop(mut self) {
         self.socket.abort();
         self.queue.abort();
         let _ = std::fs::remove_file(self.data.socket());
-        self.ci.kill_all();
+        self.ci.shutdown();
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }

@@ -9,6 +9,7 @@
 //! run is never killed and started at the same moment.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use quire_proto::{PushMeta, RunOutcome};
@@ -33,7 +34,7 @@ pub const REASON_UNFINISHED: &str = "runner exited without finishing";
 /// How often a running run's new events are recorded.
 const EVENT_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// The failure reason of a run that was active when the server stopped.
+/// The failure reason of a run that was active when the server died.
 pub const REASON_RESTARTED: &str = "server restarted";
 
 /// A failure to create or change a run.
@@ -65,6 +66,8 @@ struct Inner {
     data: DataDir,
     runner: RunnerSettings,
     slots: Mutex<Slots>,
+    /// Set by [`Ci::shutdown`]: no run starts or ends after it.
+    stopping: AtomicBool,
 }
 
 #[derive(Default)]
@@ -106,6 +109,7 @@ impl Ci {
                 data,
                 runner,
                 slots: Mutex::default(),
+                stopping: AtomicBool::new(false),
             }),
         }
     }
@@ -238,6 +242,9 @@ impl Ci {
     /// Starts pending runs, oldest first, while fewer than
     /// `max-concurrent-runs` are active.
     pub fn pump(&self) {
+        if self.inner.stopping.load(Ordering::SeqCst) {
+            return;
+        }
         let max = self.inner.config.get().max_concurrent_runs;
         let mut slots = self.slots();
         if slots.active.len() >= max {
@@ -272,6 +279,13 @@ impl Ci {
         run.state = RunState::Active;
         let run_id = run.id.clone();
         let outcome = self.dispatch_and_wait(&run, token).await;
+        let finished = matches!(&outcome, Ok(s) if s.outcome.is_some());
+        if !finished && self.inner.stopping.load(Ordering::SeqCst) {
+            // Killed by the shutdown, not finished: leave the run to
+            // the next start's reconcile.
+            self.slots().active.remove(&run_id);
+            return;
+        }
         let (state, reason) = match outcome {
             Ok(summary) => final_state(&summary),
             Err(reason) => (RunState::Failed, Some(reason)),
@@ -405,7 +419,15 @@ impl Ci {
         self.slots().active.keys().cloned().collect()
     }
 
-    /// Kills every running quire-ci, for shutdown.
+    /// Stops for a server shutdown: starts no more runs and kills every
+    /// running quire-ci. Their runs stay `active`, so the next start
+    /// reconciles them as it would after a crash ("server restarted").
+    pub fn shutdown(&self) {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        self.kill_all();
+    }
+
+    /// Kills every running quire-ci; their runs end `failed`.
     pub fn kill_all(&self) {
         for active in self.slots().active.values() {
             if let Some(pgid) = active.pgid {
