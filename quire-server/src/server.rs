@@ -5,6 +5,7 @@
 //! `quire serve` starts, on a port the OS picks.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,10 +76,16 @@ impl Server {
             data.repos(),
             data.root().join("runs"),
         ] {
-            std::fs::create_dir_all(&dir).map_err(|e| ServeError::DataDir {
-                path: dir.display().to_string(),
-                reason: e.to_string(),
-            })?;
+            // Owner-only: the directory holds the database, bootstrap
+            // files and run logs. Existing directories keep their mode.
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .map_err(|e| ServeError::DataDir {
+                    path: dir.display().to_string(),
+                    reason: e.to_string(),
+                })?;
         }
         let (config, watcher) =
             ConfigWatcher::start(data.config_file(), options.config_poll)?;

@@ -181,6 +181,11 @@ fn serve_binary_reports_address() {
         .to_string();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     assert!(tmp.path().join("data/quire.db").exists());
+    let mode = std::fs::metadata(tmp.path().join("data/runs")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+        0o700
+    );
     assert!(tmp.path().join("data/server.sock").exists());
     // SAFETY: kill(2) on the child's pid, which has not been reaped.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
