@@ -5,8 +5,6 @@
 //! way `quire ci show` does, with each secret shown as `{{ name }}`,
 //! and ends with the data directory and the commands to explore it.
 
-use std::path::PathBuf;
-
 use super::{CiCommand, DemoArgs};
 use crate::db::runs::RunState;
 use crate::demo::{Demo, PIPELINE_FILES, RUN_TIMEOUT};
@@ -15,9 +13,10 @@ use crate::paths::DataDir;
 pub(super) fn demo(args: DemoArgs) -> Result<(), String> {
     let quire = std::env::current_exe()
         .map_err(|e| format!("cannot find this program's path: {e}"))?;
-    let quire_ci = args.quire_ci.or_else(|| sibling_quire_ci(&quire));
-
-    let demo = Demo::start(quire, quire_ci).map_err(|e| e.to_string())?;
+    // Without `--quire-ci`, runs use the runner built into this binary
+    // rather than a `quire-ci` beside it, which may be from an older
+    // build: `cargo run --bin quire` rebuilds only `quire`.
+    let demo = Demo::start(quire, args.quire_ci).map_err(|e| e.to_string())?;
     let data = demo.paths().data_dir();
     println!("quire listening on {}", demo.url());
     println!("data directory: {}", data.root().display());
@@ -65,10 +64,4 @@ fn push_and_show(demo: &Demo, data: &DataDir) -> Result<(), String> {
         std::fs::read_to_string(&runner_log).unwrap_or_default()
     );
     Err(format!("the demo run ended {}", run.state))
-}
-
-/// `quire-ci` in the directory of the running `quire`, if it is built.
-fn sibling_quire_ci(quire: &std::path::Path) -> Option<PathBuf> {
-    let path = quire.with_file_name("quire-ci");
-    path.is_file().then_some(path)
 }
