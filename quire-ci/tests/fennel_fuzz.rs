@@ -230,13 +230,60 @@ proptest! {
 
     #[test]
     fn valid_expressions_compile_to_valid_lua(body in expr(), tail in expr()) {
-        let source = format!("{PRELUDE}\n{body}\n(fn g [...] {body})\n{tail}");
+        let source = format!(
+            "{PRELUDE}\n{body}\n(fn g [...]\n  {body})\n\n{tail}"
+        );
+        let compiled = fennel::compile(&source, &options());
+        prop_assert!(compiled.is_ok(), "{}\n{}", source, compiled.unwrap_err());
+        let lua_text = compiled.unwrap().lua;
+        // Code from Fennel line N starts on Lua line N, so the output can
+        // never have more lines than the source.
+        prop_assert!(
+            lua_text.lines().count() <= source.lines().count(),
+            "Lua ran past the Fennel lines\n{}\n---\n{}",
+            source,
+            lua_text
+        );
+        let lua = mlua::Lua::new();
+        let loaded = lua.load(lua_text.as_str()).set_name("@fuzz.fnl").into_function();
+        prop_assert!(loaded.is_ok(), "Lua rejected\n{}\n---\n{}\n---\n{:?}", source, lua_text, loaded.err());
+    }
+
+    #[test]
+    fn runtime_errors_name_their_line(
+        before in expr(),
+        wrapper in 0usize..8,
+    ) {
+        let raise = "(error \"boom\")";
+        let form = match wrapper {
+            0 => format!("(when true\n  {raise})"),
+            1 => format!("(if x\n  {raise} 1)"),
+            2 => format!("(icollect [_ v (ipairs [1])]\n  {raise})"),
+            3 => format!("(match 1 1\n  {raise})"),
+            4 => format!("(do {before}\n  {raise})"),
+            5 => format!("[{before}\n  {raise}]"),
+            6 => format!("(print {before}\n  {raise})"),
+            _ => format!("(let [z {before}]\n  {raise})"),
+        };
+        let source = format!("{PRELUDE}\n(local r\n  {form})\nr");
         let compiled = fennel::compile(&source, &options());
         prop_assert!(compiled.is_ok(), "{}\n{}", source, compiled.unwrap_err());
         let lua_text = compiled.unwrap().lua;
         let lua = mlua::Lua::new();
-        let loaded = lua.load(lua_text.as_str()).set_name("@fuzz.fnl").into_function();
-        prop_assert!(loaded.is_ok(), "Lua rejected\n{}\n---\n{}\n---\n{:?}", source, lua_text, loaded.err());
+        let result = lua.load(lua_text.as_str()).set_name("@fuzz.fnl").exec();
+        if let Err(err) = result {
+            let message = err.to_string();
+            // Only the raised error is checked: `before` may fail first.
+            if message.contains("boom") {
+                prop_assert!(
+                    message.contains("fuzz.fnl:4: boom"),
+                    "{}\n---\n{}\n---\n{}",
+                    source,
+                    lua_text,
+                    message
+                );
+            }
+        }
     }
 
     #[test]
