@@ -389,6 +389,18 @@ impl<'a> Reader<'a> {
         }
         let sp = span(start, self.pos);
         let text = &self.text[start..self.pos];
+        if let Some(at) = text.bytes().position(|b| b.is_ascii_control()) {
+            let at = start + at;
+            return Err(Diag::new(
+                span(at, at + 1),
+                format!(
+                    "invalid control character {:#04x} in source",
+                    self.src[at]
+                ),
+                "remove it, or write it inside a string as an escape \
+                 such as \\x01",
+            ));
+        }
         let kind = classify_token(text).map_err(|message| {
             Diag::new(sp, message, "write the number in Lua syntax, such as 42, 0x2a, 1.5e3 or 1_000")
         })?;
@@ -550,6 +562,13 @@ mod tests {
             panic!()
         };
         assert!(items[0].is_sym("quote"));
+    }
+
+    #[test]
+    fn control_characters_rejected_in_symbols() {
+        let err = read_all("(print a\u{0}b)").unwrap_err();
+        assert!(err.message.contains("invalid control character 0x00"));
+        assert_eq!(err.span.start, 8);
     }
 
     #[test]
