@@ -273,19 +273,16 @@ impl<'a> Compiler<'a> {
         if exprs.is_empty() {
             return Ok(Expr::nil());
         }
-        let first = exprs.remove(0);
-        if exprs.iter().all(|e| e.kind != EKind::Call) {
-            return Ok(first);
+        if exprs[1..]
+            .iter()
+            .all(|e| e.is_pure() || e.kind == EKind::Varg)
+        {
+            return Ok(exprs.swap_remove(0));
         }
-        // Extra values are dropped but their calls still run, after the
-        // first value is computed.
+        // Extra values are dropped, but they are still evaluated, in
+        // order: Lua evaluates every expression of a local statement.
         let tmp = self.gensym();
-        self.emit(node.line, &format!("local {tmp} = {}", first.single()));
-        for extra in exprs {
-            if extra.kind == EKind::Call {
-                self.emit(node.line, &extra.code);
-            }
-        }
+        self.emit(node.line, &format!("local {tmp} = {}", join(&exprs)));
         Ok(Expr::new(tmp, EKind::Name))
     }
 
