@@ -235,7 +235,7 @@ fn prop_assert_positions_agree(
 ) -> Result<(), TestCaseError> {
     let mut outcomes = Vec::new();
     for wrapper in wrappers {
-        let source = format!("{PRELUDE}\n{}", wrapper.replace('E', &e));
+        let source = format!("{PRELUDE}\n{}", wrapper.replace('E', e));
         let compiled = fennel::compile(&source, &options());
         prop_assert!(compiled.is_ok(), "{}\n{}", source, compiled.unwrap_err());
         let lua_text = compiled.unwrap().lua;
