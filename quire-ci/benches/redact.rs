@@ -133,7 +133,7 @@ fn main() {
 
     let (whole, redacted) = best_of(5, || redactor.redact(text.as_bytes()));
     // As a log writer does: redact a chunk, hand it on, reuse the
-    // buffer. `sink` stands in for the write.
+    // buffer. `sink` replaces the write to a file.
     let stream_through = |sink: &mut dyn FnMut(&[u8])| {
         let mut stream = redactor.stream();
         let mut out = Vec::with_capacity(128 << 10);

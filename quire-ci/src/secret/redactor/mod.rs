@@ -8,7 +8,7 @@
 //! while streams are open, because the API transport reveals them in
 //! the middle of a run: registering only records the value and bumps a
 //! generation counter, and the automaton is rebuilt lazily by the next
-//! redaction that sees a newer generation.
+//! redaction that finds a newer generation.
 //!
 //! Matching rules (see `scan` for how they hold across chunks):
 //! - The longest pattern wins among those starting at the leftmost
@@ -29,6 +29,7 @@ mod prefilter;
 mod scan;
 mod stream;
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
@@ -64,6 +65,18 @@ struct PatternSet {
     /// `{{ name }}` for each registered name.
     replacements: Vec<Arc<[u8]>>,
     names: Vec<String>,
+    /// The same bytes as `bytes`, for finding duplicates in O(1).
+    seen: HashSet<PatternBytes>,
+}
+
+/// Pattern bytes that hash and compare by content, zeroed on drop.
+#[derive(Clone, PartialEq, Eq)]
+struct PatternBytes(Zeroizing<Vec<u8>>);
+
+impl std::hash::Hash for PatternBytes {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.as_slice().hash(state);
+    }
 }
 
 /// An immutable automaton over the patterns of one generation.
@@ -179,11 +192,11 @@ impl PatternSet {
     fn add(&mut self, bytes: Vec<u8>, replacement: usize) -> bool {
         // A value registered twice, or an encoding equal to the raw
         // value, adds one pattern; the first name registered keeps it.
-        let bytes = Zeroizing::new(bytes);
-        if bytes.is_empty() || self.bytes.contains(&bytes) {
+        let bytes = PatternBytes(Zeroizing::new(bytes));
+        if bytes.0.is_empty() || !self.seen.insert(bytes.clone()) {
             return false;
         }
-        self.bytes.push(bytes);
+        self.bytes.push(bytes.0);
         self.replacement.push(replacement);
         true
     }
