@@ -641,3 +641,31 @@ fn missing_pipeline_named() {
         )
     );
 }
+
+#[test]
+fn terminal_gets_colour_and_output() {
+    // `script` (util-linux) runs quire-ci with a pseudo-terminal as its
+    // standard output, as a developer's shell would.
+    let ws = Workspace::new(
+        "(local ci (require :quire.ci))\n\
+         (ci.job :build [:quire/push] (fn [{: sh}] (sh \"echo on-tty\") {}))\n",
+    );
+    let command = format!(
+        "{BIN} run --workspace '{}' --out-dir '{}'",
+        ws.path().display(),
+        ws.out().display()
+    );
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("script from util-linux runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let shown = text(&output.stdout);
+    assert!(shown.contains("on-tty"), "{shown}");
+    assert!(shown.contains("[build]"), "{shown}");
+    assert!(
+        shown.contains("\x1b[32m"),
+        "no colour on a terminal: {shown}"
+    );
+}
