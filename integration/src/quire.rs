@@ -215,6 +215,7 @@ impl Quire {
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("QUIRE_LOG", "info,quire_ci::secret=debug")
+            .env("NO_COLOR", "1")
             .env_remove("QUIRE_DATA_DIR")
             .env_remove("QUIRE_CI_BIN")
             .env_remove("QUIRE_CI_TOKEN")

@@ -1,10 +1,10 @@
 //! Compile time of a large generated pipeline.
 //!
-//! Writes a pipeline of 200 jobs (about 1,400 lines; each job takes a
-//! destructured parameter table and uses `let`, `when` and
-//! `icollect`) to a temporary file, then times two loops over it in
-//! the same run: the baseline reads the file and runs the reader
-//! alone, the measured loop reads it and compiles it to Lua. Prints
+//! Writes a pipeline of 200 jobs, about 1,400 lines, to a temporary
+//! file. Each job takes a destructured parameter table and uses `let`,
+//! `when` and `icollect`. Two loops over the file are timed in the same
+//! run. The baseline reads the file and runs the reader alone, and the
+//! measured loop reads it and compiles it to Lua. Prints
 //! the median and the fastest call of each, and their ratios. The
 //! fastest call is the figure least disturbed by other load on the
 //! machine. Target: a median compile within 5 ms.

@@ -55,11 +55,11 @@ fn compile_output_runs_like_eval() {
     let values: mlua::MultiValue =
         lua.load(lua_source.as_str()).eval().expect("Lua runs");
     let values: Vec<mlua::Value> = values.into_iter().collect();
-    let shown = quire_ci::fennel::view::view_values(&values, "\t");
+    let rendered = quire_ci::fennel::view::view_values(&values, "\t");
 
     let evaluated = quire_ci(&["fennel", "eval", "-"], source);
-    assert_eq!(text(&evaluated.stdout), format!("{shown}\n"));
-    assert_eq!(shown, "3\t30");
+    assert_eq!(text(&evaluated.stdout), format!("{rendered}\n"));
+    assert_eq!(rendered, "3\t30");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Compile errors carry the file, line and column, show the source
-//! line with a caret under the offending span, and say how to fix it.
+//! line with a caret under the offending span, and tell how to fix
+//! it.
 
 use quire_ci::fennel::{self, CompileError, CompileOptions};
 

@@ -119,12 +119,12 @@ impl fmt::Display for CompileError {
         )?;
         let number = self.line.to_string();
         let pad = " ".repeat(number.len());
-        let shown: String = self
+        let display_line: String = self
             .source_line
             .chars()
             .map(|c| if c == '\t' { ' ' } else { c })
             .collect();
-        writeln!(f, "{number} | {shown}")?;
+        writeln!(f, "{number} | {display_line}")?;
         writeln!(
             f,
             "{pad} | {}{}",

@@ -127,7 +127,8 @@ pub fn string_literal(bytes: &[u8]) -> String {
 /// Formats an integer so Lua reads back the same integer.
 pub fn int_literal(v: i64) -> String {
     if v == i64::MIN {
-        "math.mininteger".to_owned()
+        // Lua reads 9223372036854775808 as a float, so build the value.
+        "(-9223372036854775807 - 1)".to_owned()
     } else if v < 0 {
         format!("({v})")
     } else {
@@ -156,6 +157,18 @@ pub fn push_mark(out: &mut String, line: u32) {
 
 fn itoa(v: u32) -> String {
     v.to_string()
+}
+
+/// Returns whether `code` begins with `(`, skipping line markers.
+pub fn starts_with_paren(code: &str) -> bool {
+    let mut rest = code;
+    while let Some(after) = rest.strip_prefix(MARK) {
+        match after.find(MARK_END) {
+            Some(end) => rest = &after[end + 1..],
+            None => return false,
+        }
+    }
+    rest.starts_with('(')
 }
 
 /// Resolves line markers into newlines; see the module documentation.

@@ -4,7 +4,7 @@
 //! `config.fnl` with this module; mlua then runs the Lua. The language
 //! is Fennel 1.5 as its reference manual defines it, without
 //! user-defined macros: `macro`, `macros` and `import-macros` are
-//! compile errors that say so.
+//! compile errors that name the form.
 //!
 //! The pipeline is [`reader`] (text to forms with spans), then the
 //! single-pass [`compiler`] (forms to Lua text). Lua line N of the
@@ -21,13 +21,15 @@ mod ast;
 mod compiler;
 mod diagnostics;
 mod lua_text;
+mod number;
 mod reader;
 mod scope;
 pub mod view;
 
 pub use diagnostics::CompileError;
 
-/// What the embedder allows a compiled chunk to reference.
+/// Options of one compilation: the file name for diagnostics and the
+/// globals a chunk may reference.
 #[derive(Debug, Clone, Default)]
 pub struct CompileOptions {
     /// The file name shown in diagnostics, such as `.quire/ci.fnl`.

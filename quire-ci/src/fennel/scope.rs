@@ -26,6 +26,8 @@ struct Frame {
     names: HashMap<String, Binding>,
     /// `Some(varargs)` for a function body, `None` for a block.
     function: Option<bool>,
+    /// Number of `bind` calls on this frame, rebinding included.
+    bind_count: usize,
 }
 
 /// The scope stack of one compilation.
@@ -43,6 +45,7 @@ impl Scopes {
             frames: vec![Frame {
                 names: HashMap::new(),
                 function: Some(true),
+                bind_count: 0,
             }],
             globals: HashMap::new(),
         }
@@ -56,6 +59,7 @@ impl Scopes {
         self.frames.push(Frame {
             names: HashMap::new(),
             function: Some(varargs),
+            bind_count: 0,
         });
     }
 
@@ -66,6 +70,7 @@ impl Scopes {
 
     pub fn bind(&mut self, name: &str, lua: String, kind: BindKind) {
         let frame = self.frames.last_mut().expect("a frame is open");
+        frame.bind_count += 1;
         frame.names.insert(name.to_owned(), Binding { lua, kind });
     }
 
@@ -79,6 +84,11 @@ impl Scopes {
 
     pub fn global(&self, name: &str) -> Option<&str> {
         self.globals.get(name).map(String::as_str)
+    }
+
+    /// Returns how many bindings the innermost frame has made.
+    pub fn innermost_bind_count(&self) -> usize {
+        self.frames.last().map_or(0, |f| f.bind_count)
     }
 
     /// Returns every name visible here, locals and declared globals.

@@ -63,10 +63,45 @@ fn view_float(n: f64) -> String {
         ".nan".into()
     } else if n.is_infinite() {
         if n > 0.0 { ".inf" } else { "-.inf" }.into()
-    } else if n == n.trunc() && n.abs() < 1e16 {
-        format!("{n:.1}")
     } else {
-        format!("{n}")
+        lua_number_text(n)
+    }
+}
+
+/// Formats a float as Lua 5.4's `tostring` does: C's `%.14g`, plus
+/// `.0` when the result would read back as an integer.
+fn lua_number_text(n: f64) -> String {
+    let text = if n == 0.0 {
+        if n.is_sign_negative() { "-0" } else { "0" }.to_owned()
+    } else {
+        let exponent = n.abs().log10().floor() as i32;
+        let scientific = format!("{n:.13e}");
+        let (mantissa, exp) =
+            scientific.split_once('e').expect("exponent format");
+        let exp: i32 = exp.parse().expect("exponent digits");
+        // Rounding to 14 digits can carry into the next power of ten.
+        let exponent = if exp != exponent { exp } else { exponent };
+        if !(-4..14).contains(&exponent) {
+            let mantissa = trim_fraction(mantissa);
+            let sign = if exponent < 0 { '-' } else { '+' };
+            format!("{mantissa}e{sign}{:02}", exponent.abs())
+        } else {
+            let decimals = (13 - exponent).max(0) as usize;
+            trim_fraction(&format!("{n:.decimals$}")).to_owned()
+        }
+    };
+    if text.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        text + ".0"
+    } else {
+        text
+    }
+}
+
+fn trim_fraction(text: &str) -> &str {
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        text
     }
 }
 
@@ -141,4 +176,43 @@ fn is_keyword(s: &str) -> bool {
         && s.chars()
             .all(|c| !c.is_whitespace() && !"()[]{}\"';,`@~#:".contains(c))
         && !s.starts_with(|c: char| c.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lua_number_text;
+
+    #[test]
+    fn floats_print_like_lua_tostring() {
+        let lua = mlua::Lua::new();
+        let tostring: mlua::Function = lua.globals().get("tostring").unwrap();
+        let samples = [
+            1.0,
+            1.5,
+            0.1,
+            -2.5,
+            1e20,
+            1e-7,
+            123456.789,
+            1.0 / 3.0,
+            1e15,
+            99999999999999.9,
+            1e14,
+            12345678901234.5,
+            0.0001,
+            0.00001234,
+            -0.0,
+            0.0,
+            2.0f64.powi(53),
+            5e-324,
+            1.7976931348623157e308,
+            -123.456e-10,
+            100.0,
+            0.5,
+        ];
+        for n in samples {
+            let expected: String = tostring.call(n).unwrap();
+            assert_eq!(lua_number_text(n), expected, "for {n:e}");
+        }
+    }
 }

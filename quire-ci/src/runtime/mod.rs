@@ -162,6 +162,7 @@ impl Runtime {
     ) -> JobResult {
         let result = self.call_job_inner(pipeline, index, scope);
         scope.finish();
+        self.lua.remove_global_hook();
         self.lua.remove_hook();
         // Return the job's garbage now, so the next job starts with the
         // whole memory limit.
@@ -179,11 +180,13 @@ impl Runtime {
             Ok(table) => table,
             Err(e) => return JobResult::Failed(self.describe(&e)),
         };
+        // A global hook, because coroutines the job creates copy the
+        // main thread's hook function and must see the deadline too.
         if let Some(deadline) = scope.deadline {
             let message = scope.timeout_message();
             let triggers = HookTriggers::new()
                 .every_nth_instruction(DEADLINE_CHECK_INTERVAL);
-            let hook = self.lua.set_hook(triggers, move |_, _| {
+            let hook = self.lua.set_global_hook(triggers, move |_, _| {
                 if Instant::now() >= deadline {
                     Err(mlua::Error::RuntimeError(message.clone()))
                 } else {

@@ -30,11 +30,12 @@ pub(super) fn demo(args: DemoArgs) -> Result<(), String> {
         data.root().display()
     );
     if args.keep {
+        let signals = demo.catch_stop_signals().map_err(|e| e.to_string())?;
         println!(
             "the server keeps running at {}; press Ctrl-C to stop it",
             demo.url()
         );
-        demo.wait_for_signal();
+        demo.wait_for(signals);
     }
     demo.stop();
     result
@@ -54,42 +55,16 @@ fn push_and_show(demo: &Demo, data: &DataDir) -> Result<(), String> {
             json: false,
         },
     )?;
-    print_job_logs(data, &run.repo, &run.id);
     if run.state == RunState::Complete {
-        Ok(())
-    } else {
-        Err(format!(
-            "the demo run ended {}; its quire-ci log is {}",
-            run.state,
-            data.run_dir(&run.repo, &run.id).runner_log().display()
-        ))
+        return Ok(());
     }
-}
-
-/// Prints the lines jobs wrote with `(log ...)`, which `ci show` does
-/// not include.
-fn print_job_logs(data: &DataDir, repo: &str, run_id: &str) {
-    let jobs = data.run_dir(repo, run_id).root().join("jobs");
-    let Ok(entries) = std::fs::read_dir(&jobs) else {
-        return;
-    };
-    let mut logs: Vec<PathBuf> = entries
-        .flatten()
-        .map(|entry| entry.path().join("job.log"))
-        .filter(|path| path.is_file())
-        .collect();
-    logs.sort();
-    for path in logs {
-        let job = path
-            .parent()
-            .and_then(|dir| dir.file_name())
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        println!("\n(log ...) lines of job {job}");
-        for line in std::fs::read_to_string(&path).unwrap_or_default().lines() {
-            println!("  | {line}");
-        }
-    }
+    let runner_log = data.run_dir(&run.repo, &run.id).runner_log();
+    eprintln!("\nquire-ci's output ({}):", runner_log.display());
+    eprint!(
+        "{}",
+        std::fs::read_to_string(&runner_log).unwrap_or_default()
+    );
+    Err(format!("the demo run ended {}", run.state))
 }
 
 /// `quire-ci` in the directory of the running `quire`, if it is built.

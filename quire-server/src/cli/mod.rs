@@ -1,7 +1,7 @@
 //! The `quire` command line: `serve`, `repo new`, `hook post-receive`
 //! and `ci run|list|show`.
 //!
-//! Each subcommand lives in its own file; this module holds the
+//! Each subcommand lives in its own file; this module contains the
 //! argument definitions, logging setup and the exit codes.
 
 use std::path::PathBuf;

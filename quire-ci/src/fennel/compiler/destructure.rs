@@ -38,13 +38,35 @@ impl Compiler<'_> {
                 self.bind_values(pattern, items, exprs, mode)
             }
             Kind::Sym(_) | Kind::List(_) => {
-                let v = self.one(value)?;
+                let outer = self.begin_buffer();
+                let v = self.one(value);
+                let stmts = self.end_buffer(outer);
+                let v = v?;
                 let target = self.simple_target(pattern, mode)?;
                 let decl = declaration(mode);
-                self.emit(
-                    pattern.line,
-                    &format!("{decl}{target} = {}", v.single()),
-                );
+                // The new local is declared before the value's code, so
+                // that code must not mention the name.
+                let mentions = stmts.contains(target.as_str())
+                    || v.code.contains(target.as_str());
+                if !decl.is_empty() && !mentions && stmts.contains("local ") {
+                    // Close the value's temporaries in a block, so they
+                    // do not count against Lua's 200 locals afterwards.
+                    self.emit(pattern.line, &format!("local {target}"));
+                    self.out.push_str("do ");
+                    self.out.push_str(&stmts);
+                    self.emit(
+                        pattern.line,
+                        &format!("{target} = {}", v.single()),
+                    );
+                    self.out.push_str("end ");
+                } else {
+                    self.out.push_str(&stmts);
+                    self.emit(
+                        pattern.line,
+                        &format!("{decl}{target} = {}", v.single()),
+                    );
+                }
+                self.recycle(stmts);
                 self.commit_target(pattern, mode);
                 Ok(())
             }

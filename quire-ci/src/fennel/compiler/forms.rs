@@ -1,387 +1,17 @@
-//! Special forms that bind, branch and sequence: `fn`, `lambda`,
-//! `let`, `local`, `var`, `set`, `tset`, `global`, `if`, `when`, `do`,
-//! `values`, `lua`, `quote`, `comment`, `tail!`, and the dispatch table
-//! naming every special form and built-in macro.
+//! Special forms that bind, branch and sequence: `let`, `local`,
+//! `var`, `set`, `tset`, `global`, `if`, `when`, `do`, `values`,
+//! `lua`, `quote`, `comment` and `tail!`.
 
 use super::destructure::BindMode;
+use super::specials::single_valued;
 use super::{Compiler, EKind, Expr, Pos, R, push_field};
 use crate::fennel::ast::{Kind, Node};
 use crate::fennel::diagnostics::Diag;
 use crate::fennel::lua_text;
 use crate::fennel::scope::BindKind;
 
-/// Names the compiler handles itself; none may be shadowed by a local.
-const SPECIALS: &[&str] = &[
-    "fn",
-    "lambda",
-    "λ",
-    "hashfn",
-    "let",
-    "local",
-    "var",
-    "set",
-    "tset",
-    "global",
-    "if",
-    "when",
-    "do",
-    "values",
-    "and",
-    "or",
-    "not",
-    "=",
-    "not=",
-    "~=",
-    "<",
-    ">",
-    "<=",
-    ">=",
-    "+",
-    "-",
-    "*",
-    "/",
-    "//",
-    "%",
-    "^",
-    "..",
-    "length",
-    "#",
-    ".",
-    "?.",
-    ":",
-    "each",
-    "for",
-    "while",
-    "collect",
-    "icollect",
-    "accumulate",
-    "fcollect",
-    "faccumulate",
-    "->",
-    "->>",
-    "-?>",
-    "-?>>",
-    "doto",
-    "match",
-    "case",
-    "match-try",
-    "case-try",
-    "with-open",
-    "partial",
-    "pick-values",
-    "tail!",
-    "lua",
-    "comment",
-    "lshift",
-    "rshift",
-    "band",
-    "bor",
-    "bxor",
-    "bnot",
-    "quote",
-    "quasiquote",
-    "unquote",
-    "macro",
-    "macros",
-    "import-macros",
-    "require-macros",
-    "eval-compiler",
-    "macrodebug",
-    "include",
-];
-
-const MACRO_FORMS: &[&str] = &[
-    "macro",
-    "macros",
-    "import-macros",
-    "require-macros",
-    "eval-compiler",
-    "macrodebug",
-    "include",
-];
-
-pub fn is_special(name: &str) -> bool {
-    SPECIALS.contains(&name)
-}
-
-/// Returns whether a form certainly yields exactly one value.
-pub fn single_valued(node: &Node) -> bool {
-    match &node.kind {
-        Kind::Sym(s) => s != "...",
-        Kind::List(items) => {
-            let Some(head) = items.first().and_then(Node::sym) else {
-                return false;
-            };
-            match head {
-                "fn" | "lambda" | "λ" | "hashfn" | "not" | "=" | "not="
-                | "~=" | "<" | ">" | "<=" | ">=" | "+" | "-" | "*" | "/"
-                | "//" | "%" | "^" | ".." | "length" | "#" | "." | "?."
-                | "icollect" | "collect" | "fcollect" | "accumulate"
-                | "faccumulate" | "lshift" | "rshift" | "band" | "bor"
-                | "bxor" | "bnot" | "quote" | "partial" | "doto" => true,
-                "and" | "or" => items[1..].iter().all(single_valued),
-                "let" | "do" | "when" => {
-                    items.len() > 1
-                        && single_valued(items.last().expect("nonempty"))
-                }
-                "if" => {
-                    let args = &items[1..];
-                    let mut ok = args.len() % 2 == 1 || !args.is_empty();
-                    for (i, form) in args.iter().enumerate() {
-                        let is_branch = i % 2 == 1 || i + 1 == args.len();
-                        if is_branch && !single_valued(form) {
-                            ok = false;
-                        }
-                    }
-                    ok
-                }
-                _ => false,
-            }
-        }
-        _ => true,
-    }
-}
-
 impl Compiler<'_> {
-    /// Compiles `items` when its head names a special form or built-in
-    /// macro; returns `None` for an ordinary call.
-    pub(super) fn special(
-        &mut self,
-        node: &Node,
-        name: &str,
-        items: &[Node],
-        pos: Pos,
-    ) -> Option<R<Vec<Expr>>> {
-        if self.scope.lookup(name).is_some() {
-            return None;
-        }
-        let result = match name {
-            "fn" => self.fn_form(node, items, pos, false),
-            "lambda" | "λ" => self.fn_form(node, items, pos, true),
-            "hashfn" => self.hashfn(node, items, pos),
-            "let" => self.let_form(node, items, pos),
-            "local" => self.local_form(node, items, pos, BindKind::Local),
-            "var" => self.local_form(node, items, pos, BindKind::Var),
-            "set" => self.set_form(node, items, pos),
-            "tset" => self.tset_form(node, items, pos),
-            "global" => self.global_form(node, items, pos),
-            "if" => self.if_form(node, items, pos),
-            "when" => self.when_form(node, items, pos),
-            "do" => self.do_form(node, items, pos),
-            "values" => self.values_form(node, items, pos),
-            "lua" => self.lua_form(node, items, pos),
-            "comment" => self.deliver(node.line, Vec::new(), pos),
-            "quote" => self.quote_form(node, items, pos),
-            "tail!" => self.tail_form(node, items, pos),
-            "." => self.dot_form(node, items, pos),
-            "?." => self.safe_dot_form(node, items, pos),
-            ":" => self.colon_form(node, items, pos),
-            "and" | "or" => self.and_or(node, name, items, pos),
-            "not" => self.not_form(node, items, pos),
-            "=" | "not=" | "~=" | "<" | ">" | "<=" | ">=" => {
-                self.comparison(node, name, items, pos)
-            }
-            "+" | "-" | "*" | "/" | "//" | "%" | "^" | ".." | "lshift"
-            | "rshift" | "band" | "bor" | "bxor" => {
-                self.arithmetic(node, name, items, pos)
-            }
-            "bnot" => self.bnot_form(node, items, pos),
-            "length" | "#" => self.length_form(node, items, pos),
-            "each" => self.each_form(node, items, pos),
-            "for" => self.for_form(node, items, pos),
-            "while" => self.while_form(node, items, pos),
-            "icollect" | "collect" | "fcollect" => {
-                self.collect_form(node, name, items, pos)
-            }
-            "accumulate" | "faccumulate" => {
-                self.accumulate_form(node, name, items, pos)
-            }
-            "match" | "case" => {
-                self.match_form(node, name == "case", items, pos)
-            }
-            "match-try" | "case-try" => {
-                self.match_try_form(node, name == "case-try", items, pos)
-            }
-            "->" | "->>" | "-?>" | "-?>>" | "doto" | "partial"
-            | "pick-values" | "with-open" => {
-                match self.rewrite(node, name, items) {
-                    Ok(expanded) => self.compile(&expanded, pos),
-                    Err(e) => Err(e),
-                }
-            }
-            "quasiquote" | "unquote" => Err(Diag::new(
-                node.span,
-                format!(
-                    "`{name}` is only meaningful inside macros, which are not supported yet"
-                ),
-                "build the value with ordinary table and sequence literals",
-            )),
-            _ if MACRO_FORMS.contains(&name) => Err(Diag::new(
-                node.span,
-                format!(
-                    "`{name}` is not supported yet: quire's Fennel has no user-defined macros"
-                ),
-                "write the code without macros, for example as a function",
-            )),
-            _ => return None,
-        };
-        Some(result)
-    }
-
-    fn fn_form(
-        &mut self,
-        node: &Node,
-        items: &[Node],
-        pos: Pos,
-        lambda: bool,
-    ) -> R<Vec<Expr>> {
-        let mut i = 1;
-        let name = match items.get(1) {
-            Some(n) if n.sym().is_some() => {
-                i = 2;
-                Some(n)
-            }
-            _ => None,
-        };
-        let Some(params_node) = items.get(i) else {
-            return Err(Diag::new(
-                node.span,
-                "function has no parameter list",
-                "write (fn name [params] body...) or (fn [params] body...)",
-            ));
-        };
-        let Kind::Seq(params) = &params_node.kind else {
-            return Err(Diag::new(
-                params_node.span,
-                format!(
-                    "expected a parameter list [...], found {}",
-                    params_node.describe()
-                ),
-                "write the parameters in square brackets, as in (fn [a b] ...)",
-            ));
-        };
-        let mut body = &items[i + 1..];
-        if body.len() > 1
-            && matches!(body[0].kind, Kind::Str(_) | Kind::Table(_))
-        {
-            body = &body[1..];
-        }
-
-        // A plain name is bound before the body, so the function can
-        // call itself.
-        let local_name = match name {
-            Some(n) if !n.sym().expect("checked").contains(['.', ':']) => {
-                Some(self.declare(n, BindKind::Local)?)
-            }
-            _ => None,
-        };
-        let code = self.function_text(node, params, body, lambda)?;
-
-        let expr = match (name, local_name) {
-            (_, Some(lua)) => {
-                let body =
-                    code.strip_prefix("function").expect("function text");
-                self.emit(node.line, &format!("local function {lua}{body}"));
-                Expr::new(lua, EKind::Name)
-            }
-            (Some(n), None) => {
-                let name = n.sym().expect("checked");
-                let target = self.set_target_multi(n, name)?;
-                self.emit(node.line, &format!("{target} = {code}"));
-                Expr::new(target, EKind::Name)
-            }
-            (None, _) => Expr::new(code, EKind::Single),
-        };
-        self.deliver(node.line, vec![expr], pos)
-    }
-
-    /// Returns the text `function(params) body end`.
-    pub(super) fn function_text(
-        &mut self,
-        node: &Node,
-        params: &[Node],
-        body: &[Node],
-        lambda: bool,
-    ) -> R<String> {
-        let varargs = params.last().is_some_and(|p| p.is_sym("..."));
-        let saved = std::mem::take(&mut self.out);
-        self.scope.push_function(varargs);
-        let result = self.function_body(node, params, body, lambda);
-        self.scope.pop();
-        let inner = std::mem::replace(&mut self.out, saved);
-        let names = result?;
-        Ok(format!("function({}) {inner}end", names.join(", ")))
-    }
-
-    fn function_body(
-        &mut self,
-        node: &Node,
-        params: &[Node],
-        body: &[Node],
-        lambda: bool,
-    ) -> R<Vec<String>> {
-        let mut names = Vec::with_capacity(params.len());
-        let mut patterns = Vec::new();
-        for (i, p) in params.iter().enumerate() {
-            match &p.kind {
-                Kind::Sym(s) if s == "..." => {
-                    if i + 1 != params.len() {
-                        return Err(Diag::new(
-                            p.span,
-                            "`...` must be the last parameter",
-                            "move `...` to the end of the parameter list",
-                        ));
-                    }
-                    names.push("...".to_owned());
-                }
-                Kind::Sym(_) => names.push(self.declare(p, BindKind::Local)?),
-                Kind::Seq(_) | Kind::Table(_) => {
-                    let tmp = self.gensym();
-                    names.push(tmp.clone());
-                    patterns.push((p, tmp));
-                }
-                _ => {
-                    return Err(Diag::new(
-                        p.span,
-                        format!("invalid parameter: {}", p.describe()),
-                        "use a name, `...`, or a [sequence] or {table} pattern",
-                    ));
-                }
-            }
-        }
-        if lambda {
-            for (p, lua) in params.iter().zip(&names) {
-                let checked = match p.sym() {
-                    Some(s) => {
-                        !(s.starts_with('?')
-                            || s.starts_with('_')
-                            || s == "...")
-                    }
-                    None => true,
-                };
-                if checked {
-                    let shown = p.sym().unwrap_or("argument");
-                    let msg = format!(
-                        "Missing argument {shown} on {}:{}",
-                        self.opts.filename, p.line
-                    );
-                    let msg = lua_text::string_literal(msg.as_bytes());
-                    self.emit(
-                        p.line,
-                        &format!("if nil == {lua} then error({msg}, 2) end"),
-                    );
-                }
-            }
-        }
-        for (pattern, tmp) in patterns {
-            let source = Expr::new(tmp, EKind::Name);
-            self.bind_from(pattern, source, BindMode::Local(BindKind::Local))?;
-        }
-        self.body(body, Pos::Tail, node.line)?;
-        Ok(names)
-    }
-
-    fn let_form(
+    pub(super) fn let_form(
         &mut self,
         node: &Node,
         items: &[Node],
@@ -424,7 +54,7 @@ impl Compiler<'_> {
         })
     }
 
-    fn local_form(
+    pub(super) fn local_form(
         &mut self,
         node: &Node,
         items: &[Node],
@@ -447,7 +77,7 @@ impl Compiler<'_> {
         self.deliver(node.line, Vec::new(), pos)
     }
 
-    fn global_form(
+    pub(super) fn global_form(
         &mut self,
         node: &Node,
         items: &[Node],
@@ -464,7 +94,7 @@ impl Compiler<'_> {
         self.deliver(node.line, Vec::new(), pos)
     }
 
-    fn set_form(
+    pub(super) fn set_form(
         &mut self,
         node: &Node,
         items: &[Node],
@@ -502,7 +132,7 @@ impl Compiler<'_> {
         Ok(code)
     }
 
-    fn tset_form(
+    pub(super) fn tset_form(
         &mut self,
         node: &Node,
         items: &[Node],
@@ -528,7 +158,7 @@ impl Compiler<'_> {
         self.deliver(node.line, Vec::new(), pos)
     }
 
-    fn if_form(
+    pub(super) fn if_form(
         &mut self,
         node: &Node,
         items: &[Node],
@@ -552,9 +182,9 @@ impl Compiler<'_> {
         let mut nested_ends = 0;
         let mut i = 0;
         while i + 1 < args.len() {
-            let saved = std::mem::take(&mut self.out);
+            let saved = self.begin_buffer();
             let cond = self.one(&args[i]);
-            let stmts = std::mem::replace(&mut self.out, saved);
+            let stmts = self.end_buffer(saved);
             let cond = cond?;
             if i == 0 {
                 self.out.push_str(&stmts);
@@ -593,7 +223,7 @@ impl Compiler<'_> {
         result.map(drop)
     }
 
-    fn when_form(
+    pub(super) fn when_form(
         &mut self,
         node: &Node,
         items: &[Node],
@@ -623,7 +253,7 @@ impl Compiler<'_> {
         })
     }
 
-    fn do_form(
+    pub(super) fn do_form(
         &mut self,
         node: &Node,
         items: &[Node],
@@ -648,7 +278,7 @@ impl Compiler<'_> {
         })
     }
 
-    fn values_form(
+    pub(super) fn values_form(
         &mut self,
         node: &Node,
         items: &[Node],
@@ -668,7 +298,7 @@ impl Compiler<'_> {
         self.deliver(node.line, exprs, pos)
     }
 
-    fn lua_form(
+    pub(super) fn lua_form(
         &mut self,
         node: &Node,
         items: &[Node],
@@ -700,7 +330,7 @@ impl Compiler<'_> {
         self.deliver(node.line, vec![Expr::new(code, EKind::Single)], pos)
     }
 
-    fn tail_form(
+    pub(super) fn tail_form(
         &mut self,
         node: &Node,
         items: &[Node],
@@ -726,7 +356,7 @@ impl Compiler<'_> {
         self.compile(call, pos)
     }
 
-    fn quote_form(
+    pub(super) fn quote_form(
         &mut self,
         node: &Node,
         items: &[Node],
@@ -741,81 +371,6 @@ impl Compiler<'_> {
         };
         let code = quoted(form)?;
         self.deliver(node.line, vec![Expr::new(code, EKind::Single)], pos)
-    }
-
-    /// Binds `...` style parameters of a hash function and compiles it.
-    fn hashfn(
-        &mut self,
-        node: &Node,
-        items: &[Node],
-        pos: Pos,
-    ) -> R<Vec<Expr>> {
-        let [_, body] = items else {
-            return Err(Diag::new(
-                node.span,
-                "`hashfn` expects one form",
-                "write #(f $1 $2)",
-            ));
-        };
-        let mut max = 0;
-        let mut varargs = false;
-        scan_dollars(body, &mut max, &mut varargs);
-        let saved = std::mem::take(&mut self.out);
-        self.scope.push_function(varargs);
-        let mut params: Vec<String> = Vec::new();
-        for i in 1..=max {
-            let lua = self.gensym();
-            self.scope
-                .bind(&format!("${i}"), lua.clone(), BindKind::Local);
-            if i == 1 {
-                self.scope.bind("$", lua.clone(), BindKind::Local);
-            }
-            params.push(lua);
-        }
-        if varargs {
-            self.scope.bind("$...", "...".into(), BindKind::Local);
-            params.push("...".into());
-        }
-        let result = self.compile(body, Pos::Tail);
-        self.scope.pop();
-        let inner = std::mem::replace(&mut self.out, saved);
-        result?;
-        let code = format!("function({}) {inner}end", params.join(", "));
-        self.deliver(node.line, vec![Expr::new(code, EKind::Single)], pos)
-    }
-}
-
-fn scan_dollars(node: &Node, max: &mut usize, varargs: &mut bool) {
-    match &node.kind {
-        Kind::Sym(s) => {
-            let base = super::split_multi(s).0;
-            let base = base.split(':').next().unwrap_or(base);
-            if base == "$" {
-                *max = (*max).max(1);
-            } else if base == "$..." {
-                *varargs = true;
-            } else if let Some(d) = base.strip_prefix('$')
-                && d.len() == 1
-                && let Some(n) = d.chars().next().and_then(|c| c.to_digit(10))
-                && n >= 1
-            {
-                *max = (*max).max(n as usize);
-            }
-        }
-        Kind::List(items) => {
-            if items.first().is_some_and(|h| h.is_sym("hashfn")) {
-                return;
-            }
-            items.iter().for_each(|n| scan_dollars(n, max, varargs));
-        }
-        Kind::Seq(items) => {
-            items.iter().for_each(|n| scan_dollars(n, max, varargs))
-        }
-        Kind::Table(pairs) => pairs.iter().for_each(|(k, v)| {
-            scan_dollars(k, max, varargs);
-            scan_dollars(v, max, varargs);
-        }),
-        _ => {}
     }
 }
 

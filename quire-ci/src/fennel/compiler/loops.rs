@@ -202,9 +202,9 @@ impl Compiler<'_> {
                 "write (while condition body...)",
             ));
         };
-        let saved = std::mem::take(&mut self.out);
+        let saved = self.begin_buffer();
         let cond = self.one(cond_node);
-        let stmts = std::mem::replace(&mut self.out, saved);
+        let stmts = self.end_buffer(saved);
         let cond = cond?;
         if stmts.is_empty() {
             self.emit(node.line, &format!("while {} do", cond.single()));

@@ -12,11 +12,16 @@
 
 mod calls;
 mod destructure;
+mod expr;
 mod forms;
+mod functions;
 mod loops;
+mod match_try;
+mod names;
 mod ops;
 mod patterns;
 mod rewrite;
+mod specials;
 
 use std::collections::HashSet;
 
@@ -28,92 +33,9 @@ use super::scope::{BindKind, Scopes};
 
 pub type R<T> = Result<T, Diag>;
 
-/// Where a form's values go.
-#[derive(Debug, Clone, Copy)]
-pub enum Pos<'p> {
-    /// Evaluate for side effects only.
-    Stmt,
-    /// Return the values from the enclosing function.
-    Tail,
-    /// Produce expressions: `Some(n)` values, or `None` for all of them.
-    Expr(Option<usize>),
-    /// Assign the values to these already declared Lua locals.
-    Assign(&'p [String]),
-}
-
-/// What a piece of Lua expression text is, for parenthesising and for
-/// knowing how many values it can produce.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EKind {
-    /// A constant: no side effects, not usable as a prefix.
-    Lit,
-    /// A local, global or field access: usable as a prefix.
-    Name,
-    /// A function call: may produce any number of values.
-    Call,
-    /// `...`.
-    Varg,
-    /// Any other single-valued expression, wrapped in parentheses when
-    /// used as a prefix.
-    Single,
-}
-
-#[derive(Debug, Clone)]
-pub struct Expr {
-    pub code: String,
-    pub kind: EKind,
-}
-
-impl Expr {
-    pub fn new(code: impl Into<String>, kind: EKind) -> Expr {
-        Expr {
-            code: code.into(),
-            kind,
-        }
-    }
-
-    pub fn nil() -> Expr {
-        Expr::new("nil", EKind::Lit)
-    }
-
-    /// Returns the text usable before `.x`, `[k]`, `(args)` or `:m()`.
-    pub fn prefix(&self) -> String {
-        match self.kind {
-            EKind::Name | EKind::Call => self.code.clone(),
-            _ => format!("({})", self.code),
-        }
-    }
-
-    /// Returns text that yields exactly one value even at a list end.
-    pub fn single(&self) -> String {
-        match self.kind {
-            EKind::Call | EKind::Varg => format!("({})", self.code),
-            _ => self.code.clone(),
-        }
-    }
-
-    pub fn is_multi(&self) -> bool {
-        matches!(self.kind, EKind::Call | EKind::Varg)
-    }
-
-    /// Returns whether evaluating this twice is the same as once.
-    pub fn is_pure(&self) -> bool {
-        matches!(self.kind, EKind::Lit)
-            || (self.kind == EKind::Name && !self.code.contains(['.', '[']))
-    }
-}
-
-/// Joins expressions into a Lua expression list.
-pub fn join(exprs: &[Expr]) -> String {
-    let mut out = String::new();
-    for (i, e) in exprs.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push_str(&e.code);
-    }
-    out
-}
+pub use expr::{EKind, Expr, Pos, join};
+use names::closest_name;
+pub use names::{local_name, push_field, split_multi};
 
 pub struct Compiler<'a> {
     pub opts: &'a CompileOptions,
@@ -122,6 +44,9 @@ pub struct Compiler<'a> {
     pub out: String,
     gensyms: u32,
     allowed: HashSet<&'a str>,
+    /// Cleared buffers kept for reuse by [`Self::begin_buffer`], so the
+    /// many short-lived statement buffers do not each grow from empty.
+    spare: Vec<String>,
     /// Current nesting of [`Self::compile`] calls.
     depth: usize,
     /// Nesting at which compilation stops with an error.
@@ -139,6 +64,7 @@ impl<'a> Compiler<'a> {
             scope: Scopes::new(),
             out: String::new(),
             gensyms: 0,
+            spare: Vec::new(),
             depth: 0,
             max_depth,
             depth_exceeded: false,
@@ -164,9 +90,33 @@ impl<'a> Compiler<'a> {
         at.at(Kind::Sym(format!("\u{0}g{}", self.gensyms)))
     }
 
+    /// Starts writing into an empty buffer and returns the one that was
+    /// in use, to be handed back to [`Self::end_buffer`].
+    pub fn begin_buffer(&mut self) -> String {
+        let fresh = self.spare.pop().unwrap_or_default();
+        std::mem::replace(&mut self.out, fresh)
+    }
+
+    /// Resumes writing into `outer` and returns what was written since
+    /// the matching [`Self::begin_buffer`].
+    pub fn end_buffer(&mut self, outer: String) -> String {
+        std::mem::replace(&mut self.out, outer)
+    }
+
+    /// Keeps `buffer`'s allocation for a later [`Self::begin_buffer`].
+    pub fn recycle(&mut self, mut buffer: String) {
+        buffer.clear();
+        self.spare.push(buffer);
+    }
+
     /// Appends one statement placed on `line`.
     pub fn emit(&mut self, line: u32, stmt: &str) {
         lua_text::push_mark(&mut self.out, line);
+        if lua_text::starts_with_paren(stmt) {
+            // Lua would read `x = a (f)()` as a call of `a`, so a
+            // statement that opens with `(` starts with `;` instead.
+            self.out.push(';');
+        }
         self.out.push_str(stmt);
         self.out.push(' ');
     }
@@ -199,17 +149,21 @@ impl<'a> Compiler<'a> {
         if binds || form.list().is_none() {
             return self.compile(form, Pos::Stmt).map(drop);
         }
-        let outer = std::mem::take(&mut self.out);
+        let names_before = self.scope.innermost_bind_count();
+        let outer = self.begin_buffer();
         let result = self.compile(form, Pos::Stmt);
-        let inner = std::mem::replace(&mut self.out, outer);
+        let inner = self.end_buffer(outer);
         result?;
-        if inner.contains("local ") {
+        // A named `fn` nested in the form binds a name for later forms.
+        let binds_names = self.scope.innermost_bind_count() != names_before;
+        if !binds_names && inner.contains("local ") {
             self.out.push_str("do ");
             self.out.push_str(&inner);
             self.out.push_str("end ");
         } else {
             self.out.push_str(&inner);
         }
+        self.recycle(inner);
         Ok(())
     }
 
@@ -263,7 +217,8 @@ impl<'a> Compiler<'a> {
 
     /// Runs `write`, which compiles statements for a given position, for
     /// a form used in position `pos`, hoisting it when `pos` wants
-    /// expressions. `single` says the form yields exactly one value.
+    /// expressions. `single` is true when the form yields exactly one
+    /// value.
     pub fn statement_form(
         &mut self,
         line: u32,
@@ -299,11 +254,11 @@ impl<'a> Compiler<'a> {
             }
             None => {
                 let varargs = self.scope.varargs();
-                let saved = std::mem::take(&mut self.out);
+                let saved = self.begin_buffer();
                 self.scope.push_function(varargs);
                 let result = write(self, Pos::Tail);
                 self.scope.pop();
-                let inner = std::mem::replace(&mut self.out, saved);
+                let inner = self.end_buffer(saved);
                 result?;
                 let va = if varargs { "..." } else { "" };
                 let code = format!("(function({va}) {inner}end)({va})");
@@ -472,7 +427,7 @@ impl<'a> Compiler<'a> {
         if let Some(lua) = self.scope.global(name) {
             return Ok(lua.to_owned());
         }
-        if forms::is_special(name) {
+        if specials::is_special(name) {
             return Err(Diag::new(
                 span,
                 format!("special form `{name}` used as a value"),
@@ -529,7 +484,7 @@ impl<'a> Compiler<'a> {
                 "bind a plain name; use `set` to change a field",
             ));
         }
-        if forms::is_special(name) {
+        if specials::is_special(name) {
             return Err(Diag::new(
                 node.span,
                 format!("local `{name}` would shadow a special form"),
@@ -555,80 +510,5 @@ impl<'a> Compiler<'a> {
         }
         let exprs = vec![self.call(node, items)?];
         self.deliver(node.line, exprs, pos)
-    }
-}
-
-/// Globals that generated code calls. A user local with one of these
-/// names gets a trailing `_` in Lua, so generated calls still reach
-/// the global.
-const HELPER_GLOBALS: &[&str] = &["type", "error", "table", "pcall"];
-
-/// Returns the Lua name of a new local for the Fennel name `name`.
-pub fn local_name(name: &str) -> String {
-    if let Some(number) = name.strip_prefix("\u{0}g") {
-        return format!("_{number}_");
-    }
-    let lua = mangle(name);
-    if HELPER_GLOBALS.contains(&lua.as_str()) {
-        lua + "_"
-    } else {
-        lua
-    }
-}
-
-/// Returns the candidate nearest to `name` by edit distance, when it is
-/// close enough to be a likely misspelling.
-fn closest_name<'n>(
-    name: &str,
-    candidates: impl Iterator<Item = &'n str>,
-) -> Option<&'n str> {
-    let limit = (name.chars().count() / 3).clamp(1, 3);
-    candidates
-        .filter(|c| !c.starts_with('\u{0}') && *c != name)
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min()
-        .map(|(_, c)| c)
-}
-
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous + usize::from(ca != *cb);
-            previous = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
-}
-
-/// Splits `a.b.c` into `a` and `[b, c]`; a lone `.` or `..` stays whole.
-pub fn split_multi(name: &str) -> (&str, Vec<&str>) {
-    if name.starts_with('.') || name.ends_with('.') || !name.contains('.') {
-        return (name, Vec::new());
-    }
-    let mut parts = name.split('.');
-    let base = parts.next().expect("split yields one part");
-    (base, parts.collect())
-}
-
-/// Appends `.field` or `["field"]` (or `[n]` for digits) to `code`.
-pub fn push_field(code: &mut String, field: &str) {
-    if lua_text::is_identifier(field) {
-        code.push('.');
-        code.push_str(field);
-    } else if !field.is_empty() && field.bytes().all(|b| b.is_ascii_digit()) {
-        code.push('[');
-        code.push_str(field);
-        code.push(']');
-    } else {
-        code.push('[');
-        lua_text::push_string_literal(code, field.as_bytes());
-        code.push(']');
     }
 }

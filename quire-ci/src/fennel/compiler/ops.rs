@@ -2,11 +2,12 @@
 //! `or`, `not` and `length`.
 //!
 //! Binary operators are always parenthesised, so their text is a
-//! valid Lua prefix expression and precedence never leaks. `and` and
+//! valid Lua prefix expression and Lua's precedence rules cannot
+//! regroup them. `and` and
 //! `or` whose later operands need statements fall back to `if`
 //! statements, so short-circuiting still holds.
 
-use super::forms::single_valued;
+use super::specials::single_valued;
 use super::{Compiler, EKind, Expr, Pos, R};
 use crate::fennel::ast::Node;
 use crate::fennel::diagnostics::Diag;
@@ -216,7 +217,7 @@ impl Compiler<'_> {
         }
         // Try the plain operator form: it is right when no operand after
         // the first needs statements.
-        let saved = std::mem::take(&mut self.out);
+        let saved = self.begin_buffer();
         let mut parts = Vec::with_capacity(args.len());
         let mut clean = true;
         for (i, arg) in args.iter().enumerate() {
@@ -235,7 +236,7 @@ impl Compiler<'_> {
             parts.push(v.single());
         }
         if clean {
-            let stmts = std::mem::replace(&mut self.out, saved);
+            let stmts = self.end_buffer(saved);
             self.out.push_str(&stmts);
             let code = format!("({})", parts.join(&format!(" {name} ")));
             return self.deliver(

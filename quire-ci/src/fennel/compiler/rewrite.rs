@@ -175,9 +175,10 @@ impl Compiler<'_> {
         )
     }
 
-    /// `(with-open [name value ...] body...)`: the body runs in a
-    /// protected call and every handle is closed, in reverse order,
-    /// whether it returned or raised; errors are then raised again.
+    /// Expands `(with-open [name value ...] body...)`. The body runs in
+    /// a protected call, and every handle is closed in reverse order
+    /// whether the body returned or raised. An error is raised again
+    /// after the handles are closed.
     fn with_open(&mut self, node: &Node, items: &[Node]) -> R<Node> {
         let Some(Kind::Seq(bindings)) = items.get(1).map(|n| &n.kind) else {
             return Err(arity(
