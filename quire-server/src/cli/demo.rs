@@ -4,6 +4,11 @@
 //! The output is the point of the command, so it prints the run the
 //! way `quire ci show` does, with each secret shown as `{{ name }}`,
 //! and ends with the data directory and the commands to explore it.
+//!
+//! Runs use the runner built into this binary unless `--quire-ci`
+//! names a program. A `quire-ci` found beside `quire` is not used,
+//! because `cargo run --bin quire` rebuilds only `quire`, and an older
+//! `quire-ci` left in the target directory would run the demo.
 
 use super::{CiCommand, DemoArgs};
 use crate::db::runs::RunState;
@@ -13,9 +18,6 @@ use crate::paths::DataDir;
 pub(super) fn demo(args: DemoArgs) -> Result<(), String> {
     let quire = std::env::current_exe()
         .map_err(|e| format!("cannot find this program's path: {e}"))?;
-    // Without `--quire-ci`, runs use the runner built into this binary
-    // rather than a `quire-ci` beside it, which may be from an older
-    // build: `cargo run --bin quire` rebuilds only `quire`.
     let demo = Demo::start(quire, args.quire_ci).map_err(|e| e.to_string())?;
     let data = demo.paths().data_dir();
     println!("quire listening on {}", demo.url());
