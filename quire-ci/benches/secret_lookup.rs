@@ -6,7 +6,10 @@
 //! - a first fetch through the secret-fetch thread on loopback, against
 //!   a bare keep-alive reqwest GET to the same server; target at most
 //!   2 times the bare GET. Also shown: a new client per request, driven
-//!   with `block_on` from the calling thread.
+//!   with `block_on` from the calling thread;
+//! - a pipeline making 1,000 lookups of 100 names through the real
+//!   `quire-ci run`, in the api transport against the filesystem
+//!   transport; target at most 1.2 times the filesystem wall time.
 //!
 //! Run with `cargo bench -p quire-ci --bench secret_lookup`.
 
@@ -29,6 +32,7 @@ const FETCHES: usize = 2_000;
 fn main() {
     cached_lookup_from_lua();
     first_fetch_over_loopback();
+    pipeline_in_both_transports();
 }
 
 fn cached_lookup_from_lua() {
@@ -173,6 +177,96 @@ fn first_fetch_over_loopback() {
          client per request takes {:.2}x",
         actor.as_secs_f64() / bare.as_secs_f64(),
         fresh.as_secs_f64() / bare.as_secs_f64()
+    );
+}
+
+const PIPELINE_RUNS: usize = 15;
+
+/// One job reading 100 names 1,000 times in all.
+const LOOKUP_PIPELINE: &str = r#"(local ci (require :quire.ci))
+(ci.job :lookups [:quire/push]
+  (fn [{: secret}]
+    (var total 0)
+    (for [i 1 1000]
+      (set total (+ total (length (secret (.. "s" (% i 100)))))))
+    {: total}))
+"#;
+
+fn pipeline_in_both_transports() {
+    let dir = tempfile::tempdir().unwrap();
+    let workspace = dir.path().join("ws");
+    std::fs::create_dir_all(workspace.join(".quire")).unwrap();
+    std::fs::write(workspace.join(".quire/ci.fnl"), LOOKUP_PIPELINE).unwrap();
+    let values: Vec<(String, String)> = (0..100)
+        .map(|i| (format!("s{i}"), format!("pipeline-secret-value-{i:03}")))
+        .collect();
+    let borrowed: Vec<(&str, &str)> = values
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let server = SecretServer::start(&borrowed);
+    let secrets_json = serde_json::to_string(
+        &values.iter().cloned().collect::<BTreeMap<String, String>>(),
+    )
+    .unwrap();
+
+    let run = |api: bool| {
+        let bootstrap = dir.path().join("bootstrap.json");
+        let secrets = if api { "{}" } else { secrets_json.as_str() };
+        std::fs::write(
+            &bootstrap,
+            format!(
+                r#"{{"meta":{{"sha":"0123456789abcdef0123456789abcdef01234567","ref":"refs/heads/main","pushed_at":"2026-12-04T15:07:58Z","repo":"bench"}},"git_dir":"/srv/bench.git","secrets":{secrets}}}"#
+            ),
+        )
+        .unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let mut command =
+            std::process::Command::new(env!("CARGO_BIN_EXE_quire-ci"));
+        command
+            .arg("run")
+            .arg("--workspace")
+            .arg(&workspace)
+            .arg("--out-dir")
+            .arg(out.path())
+            .arg("--bootstrap")
+            .arg(&bootstrap)
+            .stdout(std::process::Stdio::null())
+            .env_remove("QUIRE_CI_TOKEN");
+        if api {
+            command
+                .args(["--transport", "api", "--run-id", RUN_ID])
+                .args(["--server-url", &server.url])
+                .env("QUIRE_CI_TOKEN", TOKEN);
+        }
+        let started = Instant::now();
+        let status = command.status().unwrap();
+        let took = started.elapsed();
+        assert!(status.success(), "quire-ci run failed (api: {api})");
+        took
+    };
+
+    run(false);
+    run(true);
+    let mut filesystem_times = Vec::with_capacity(PIPELINE_RUNS);
+    let mut api_times = Vec::with_capacity(PIPELINE_RUNS);
+    for _ in 0..PIPELINE_RUNS {
+        filesystem_times.push(run(false));
+        api_times.push(run(true));
+    }
+    let filesystem = median(&mut filesystem_times);
+    let api = median(&mut api_times);
+
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "pipeline of 1,000 lookups of 100 names, `quire-ci run`, median of \
+         {PIPELINE_RUNS}:"
+    );
+    println!("  api transport                {:>8.1} ms", ms(api));
+    println!("  baseline: filesystem         {:>8.1} ms", ms(filesystem));
+    println!(
+        "  ratio: api takes {:.2}x the filesystem wall time (target <= 1.2x)",
+        api.as_secs_f64() / filesystem.as_secs_f64()
     );
 }
 

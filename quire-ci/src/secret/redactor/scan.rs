@@ -43,7 +43,7 @@ pub(crate) fn scan(
     eof: bool,
     out: &mut Vec<u8>,
 ) {
-    let Some(longest) = &snapshot.longest else {
+    let Some(longest) = snapshot.searcher(buf.len() - cursor.pos) else {
         out.extend_from_slice(&buf[cursor.pos..]);
         cursor.pos = buf.len();
         cursor.in_region = false;
