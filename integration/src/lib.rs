@@ -20,17 +20,27 @@ pub use quire::Quire;
 pub use run::RunView;
 
 /// Generates a `filesystem` and an `api` test from a function taking
-/// the transport's name.
+/// the transport's name. Attributes after `filesystem:` or `api:`
+/// (such as `#[ignore = "..."]`) apply to that test only.
 #[macro_export]
 macro_rules! in_both_transports {
     ($case:ident) => {
+        $crate::in_both_transports!($case, filesystem: , api: );
+    };
+    (
+        $case:ident,
+        filesystem: $(#[$fs_attr:meta])*,
+        api: $(#[$api_attr:meta])*
+    ) => {
         mod $case {
             #[test]
+            $(#[$fs_attr])*
             fn filesystem() {
                 super::$case("filesystem");
             }
 
             #[test]
+            $(#[$api_attr])*
             fn api() {
                 super::$case("api");
             }

@@ -310,6 +310,20 @@ end)"#,
 }
 
 #[test]
+fn sh_commands_share_runner_group() {
+    // The server stops a run by killing quire-ci's process group, so
+    // commands must be in it.
+    let run = run(&pipeline(
+        r#"ci.job("a", {"quire/push"}, function(rt)
+  local mine = rt.sh("cut -d' ' -f5 /proc/$$/stat").stdout
+  local runner = rt.sh("cut -d' ' -f5 /proc/$PPID/stat").stdout
+  return {same = mine == runner, mine = mine}
+end)"#,
+    ));
+    assert_eq!(run.outputs("a")["same"], true, "{}", run.outputs("a"));
+}
+
+#[test]
 fn sh_env_cwd_stdin() {
     let run = run(&pipeline(
         r#"ci.job("a", {"quire/push"}, function(rt)
@@ -345,13 +359,20 @@ end)"#,
 fn sh_timeout_kills_command() {
     let run = run(&pipeline(
         r#"ci.job("a", {"quire/push"}, function(rt)
-  local r = rt.sh("echo started; sleep 30 & wait", {timeout = 0.3})
-  return {timed = r["timed-out"], exit = r.exit, out = r.stdout}
+  local r = rt.sh("echo started; sleep 30 & echo $! > bg.pid; wait",
+                  {timeout = 0.3})
+  local bg = rt.sh("cat bg.pid; rm bg.pid").stdout
+  -- Gone, or a zombie that nobody has reaped yet.
+  local gone = rt.sh("for i in 1 2 3 4 5 6 7 8 9 10; do " ..
+    "s=$(cut -d' ' -f3 /proc/" .. bg:gsub("%s", "") .. "/stat 2>/dev/null); " ..
+    "[ -z \"$s\" ] || [ \"$s\" = Z ] && exit 0; sleep 0.1; done; exit 1")
+  return {timed = r["timed-out"], exit = r.exit, out = r.stdout,
+          gone = gone.exit == 0}
 end)"#,
     ));
     assert_eq!(
         run.outputs("a"),
-        serde_json::json!({"timed": true, "out": "started\n"})
+        serde_json::json!({"timed": true, "out": "started\n", "gone": true})
     );
     assert!(run.events.contains(&EventKind::ShFinished {
         job: "a".into(),
@@ -376,6 +397,17 @@ end)"#,
         run.outputs("a"),
         serde_json::json!({"timed": false, "exit": 0, "out": "started\n"})
     );
+}
+
+#[test]
+fn sh_timeout_after_pipes_close() {
+    let run = run(&pipeline(
+        r#"ci.job("a", {"quire/push"}, function(rt)
+  local r = rt.sh("exec >/dev/null 2>&1; sleep 30", {timeout = 0.3})
+  return {timed = r["timed-out"]}
+end)"#,
+    ));
+    assert_eq!(run.outputs("a"), serde_json::json!({"timed": true}));
 }
 
 #[test]
@@ -700,6 +732,9 @@ fn job_timeout_stops_lua_and_sh() {
         &pipeline(
             r#"ci.job("spin", {"quire/push"}, function(rt) while true do end end)
 ci.job("sleep", {"quire/push"}, function(rt) rt.sh("sleep 30") end)
+ci.job("coroutine", {"quire/push"}, function(rt)
+  coroutine.wrap(function() while true do end end)()
+end)
 ci.job("quick", {"quire/push"}, function(rt) return {} end)"#,
         ),
         |o| o.job_timeout = Some(Duration::from_millis(300)),
@@ -714,6 +749,8 @@ ci.job("quick", {"quire/push"}, function(rt) return {} end)"#,
     assert!(run.message("spin").ends_with(&expected("spin")));
     assert_eq!(run.outcome("sleep"), JobOutcome::Failed);
     assert!(run.message("sleep").ends_with(&expected("sleep")));
+    assert_eq!(run.outcome("coroutine"), JobOutcome::Failed);
+    assert!(run.message("coroutine").ends_with(&expected("coroutine")));
     assert_eq!(run.outcome("quick"), JobOutcome::Complete);
 }
 

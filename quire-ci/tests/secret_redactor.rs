@@ -438,3 +438,46 @@ fn stream_redactor_is_send() {
     fn assert_send<T: Send>() {}
     assert_send::<StreamRedactor>();
 }
+
+#[test]
+fn large_text_matches_plain_replace() {
+    // Values of mixed lengths spread through a long text exercise the
+    // q-gram skipping far from the start of the buffer.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let alphabet =
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let values: Vec<String> = (0..50)
+        .map(|_| {
+            let len = 8 + next(60);
+            (0..len)
+                .map(|_| alphabet[next(alphabet.len())] as char)
+                .collect()
+        })
+        .collect();
+    let mut text = String::new();
+    // Past 1 MiB a snapshot switches from its NFA to its DFA, so this
+    // covers both.
+    while text.len() < 3 << 20 {
+        text.push_str("compiling crate v1.2.3 -- output line ");
+        if next(8) == 0 {
+            text.push_str(&values[next(values.len())]);
+        }
+        text.push('\n');
+    }
+    let redactor = Redactor::new();
+    let mut expected = text.clone();
+    for (i, value) in values.iter().enumerate() {
+        redactor.register(&format!("s{i}"), value.as_bytes());
+        expected = expected.replace(value.as_str(), &format!("{{{{ s{i} }}}}"));
+    }
+    assert_eq!(redactor.redact_str(&text), expected);
+    let cuts: Vec<usize> = (1..700).map(|i| i * 4093).collect();
+    let streamed = stream_in_chunks(&redactor, text.as_bytes(), &cuts);
+    assert_eq!(String::from_utf8(streamed).unwrap(), expected);
+}

@@ -65,6 +65,8 @@ pub enum DemoError {
         dir: String,
         reason: String,
     },
+    #[error("cannot catch stop signals: {0}")]
+    Signal(std::io::Error),
     #[error("the push created no run; the server log above says why")]
     NoRun,
     #[error("cannot read the run: {0}")]
@@ -80,7 +82,13 @@ pub enum DemoError {
     },
 }
 
-/// Where a demo lives and which programs it uses.
+/// Handlers for the signals that stop a kept demo.
+pub struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+/// The paths of a demo and the programs it uses.
 #[derive(Debug, Clone)]
 pub struct DemoPaths {
     /// The temporary directory holding `data/` and `checkout/`.
@@ -160,13 +168,18 @@ impl Demo {
         &self.paths
     }
 
-    /// The API's base URL.
+    /// Returns the API's base URL.
     pub fn url(&self) -> String {
         self.server().url()
     }
 
     fn server(&self) -> &Server {
         self.server.as_ref().expect("the server runs until stop")
+    }
+
+    /// Returns the server's database, for reading runs as they change.
+    pub fn db(&self) -> &std::sync::Arc<crate::db::Db> {
+        self.server().ci().db()
     }
 
     /// Creates the demo repository, commits `files` in a fresh
@@ -193,7 +206,7 @@ impl Demo {
             &["push", "--quiet", &bare, "HEAD:refs/heads/main"],
         )?;
 
-        let db = self.server().ci().db();
+        let db = self.db();
         db.list_runs(Some(REPO), 1)?
             .into_iter()
             .next()
@@ -206,7 +219,7 @@ impl Demo {
         run_id: &str,
         timeout: Duration,
     ) -> Result<Run, DemoError> {
-        let db = self.server().ci().db();
+        let db = self.db();
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(run) = db.run(run_id)?
@@ -230,18 +243,28 @@ impl Demo {
         }
     }
 
-    /// Blocks until Ctrl-C or SIGTERM.
-    pub fn wait_for_signal(&self) {
+    /// Installs handlers for Ctrl-C (SIGINT) and SIGTERM. From this
+    /// call on, those signals are caught, so a caller installs them
+    /// before it tells the user to press Ctrl-C.
+    pub fn catch_stop_signals(&self) -> Result<StopSignals, DemoError> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let _entered = self.runtime.enter();
+        let interrupt =
+            signal(SignalKind::interrupt()).map_err(DemoError::Signal)?;
+        let terminate =
+            signal(SignalKind::terminate()).map_err(DemoError::Signal)?;
+        Ok(StopSignals {
+            interrupt,
+            terminate,
+        })
+    }
+
+    /// Blocks until one of `signals` arrives.
+    pub fn wait_for(&self, mut signals: StopSignals) {
         self.runtime.block_on(async {
-            use tokio::signal::unix::{SignalKind, signal};
-            match signal(SignalKind::terminate()) {
-                Ok(mut term) => tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                },
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
+            tokio::select! {
+                _ = signals.interrupt.recv() => {}
+                _ = signals.terminate.recv() => {}
             }
         });
     }
@@ -266,7 +289,8 @@ pub fn invoked_as_quire_ci() -> bool {
 /// Makes `<dir>/quire-ci`, a link to the `quire` binary, which then
 /// runs quire-ci's command line (the `quire` binary contains the whole
 /// runner library). `cargo run --bin quire` builds only `quire`, so
-/// this lets the demo work before `quire-ci` is built.
+/// the link makes the demo run with the runner of the same build, even
+/// when `quire-ci` is missing or older.
 pub fn runner_link(dir: &Path, quire: &Path) -> Result<PathBuf, DemoError> {
     let link = dir.join("quire-ci");
     let fail = |e: std::io::Error| DemoError::Write {

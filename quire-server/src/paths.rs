@@ -9,7 +9,7 @@
 //!   runs/<repo>/<run>/   workspace/, events.jsonl, jobs/<job>/sh-<n>.log
 //! ```
 //!
-//! Every other module asks this type for a path instead of joining
+//! Every other module gets its paths from this type instead of joining
 //! strings, so the layout can only change here.
 
 use std::path::{Path, PathBuf};
@@ -59,12 +59,12 @@ impl DataDir {
         self.root.join("repos")
     }
 
-    /// The bare repository `repos/<name>.git`.
+    /// Returns the bare repository `repos/<name>.git`.
     pub fn repo(&self, name: &str) -> PathBuf {
         self.repos().join(format!("{name}.git"))
     }
 
-    /// The directory of one run, `runs/<repo>/<run>`.
+    /// Returns the directory of one run, `runs/<repo>/<run>`.
     pub fn run_dir(&self, repo: &str, run_id: &str) -> RunDir {
         RunDir {
             root: self.root.join("runs").join(repo).join(run_id),
@@ -79,7 +79,7 @@ pub struct RunDir {
 }
 
 impl RunDir {
-    /// The run directory itself, also quire-ci's `--out-dir`.
+    /// Returns the run directory itself, also quire-ci's `--out-dir`.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -101,12 +101,12 @@ impl RunDir {
         self.root.join("quire-ci.log")
     }
 
-    /// The lines a job wrote with `(log ...)`, as quire-ci writes them.
+    /// Returns the file of a job's `(log ...)` lines.
     pub fn job_log(&self, job: &str) -> PathBuf {
         self.root.join("jobs").join(job).join("job.log")
     }
 
-    /// The log of a job's `n`th command, as quire-ci writes it.
+    /// Returns the log of a job's `n`th command.
     pub fn sh_log(&self, job: &str, n: u32) -> PathBuf {
         self.root.join("jobs").join(job).join(format!("sh-{n}.log"))
     }

@@ -5,6 +5,7 @@
 //! `quire serve` starts, on a port the OS picks.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,10 +76,16 @@ impl Server {
             data.repos(),
             data.root().join("runs"),
         ] {
-            std::fs::create_dir_all(&dir).map_err(|e| ServeError::DataDir {
-                path: dir.display().to_string(),
-                reason: e.to_string(),
-            })?;
+            // Owner-only: the directory holds the database, bootstrap
+            // files and run logs. Existing directories keep their mode.
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .map_err(|e| ServeError::DataDir {
+                    path: dir.display().to_string(),
+                    reason: e.to_string(),
+                })?;
         }
         let (config, watcher) =
             ConfigWatcher::start(data.config_file(), options.config_poll)?;
@@ -159,12 +166,13 @@ impl Server {
     }
 
     /// Stops accepting pushes and requests and kills running quire-ci
-    /// processes; their runs are failed at the next start.
+    /// processes. Their runs stay `active` until the next start
+    /// reconciles them.
     pub async fn stop(mut self) {
         self.socket.abort();
         self.queue.abort();
         let _ = std::fs::remove_file(self.data.socket());
-        self.ci.kill_all();
+        self.ci.shutdown();
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }

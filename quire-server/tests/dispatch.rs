@@ -189,6 +189,17 @@ async fn supersede_kills_active_run() {
     h.wait_recorded(&first.id, "child_pid").await;
     let pid: i32 = h.recorded(&first.id, "pid").parse().unwrap();
     let child: i32 = h.recorded(&first.id, "child_pid").parse().unwrap();
+    // Events are recorded while the run is still going.
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while h.db.jobs(&first.id).unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no job recorded mid-run"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(h.db.jobs(&first.id).unwrap()[0].name, "build");
     assert!(alive(pid), "quire-ci is not running");
     assert!(alive(child), "its command is not running");
 
@@ -373,4 +384,22 @@ async fn reconcile_after_crash() {
             .unwrap();
     assert_eq!(hex(&hash), hex(&Sha256::digest(&raw)));
     h.wait_idle().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentry_dsn_handed_over() {
+    let mut config = config(TransportMode::Api, 1);
+    config.sentry_dsn = Some(DeclaredSecret::literal(
+        b"https://key@errors.invalid/1".to_vec(),
+    ));
+    let h = Harness::start(config).await;
+    let run = h.ci.run_ref("widgets", None).unwrap();
+    h.wait_state(&run.id, RunState::Complete).await;
+    let boot =
+        Bootstrap::from_json(&h.recorded(&run.id, "bootstrap.json")).unwrap();
+    assert!(boot.secrets.is_empty());
+    let sentry = boot.sentry.expect("a sentry handoff");
+    assert_eq!(sentry.dsn.expose(), "https://key@errors.invalid/1");
+    assert_eq!(sentry.trace_id.len(), 32);
+    assert!(sentry.trace_id.bytes().all(|b| b.is_ascii_hexdigit()));
 }

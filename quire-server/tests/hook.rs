@@ -181,10 +181,101 @@ fn serve_binary_reports_address() {
         .to_string();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     assert!(tmp.path().join("data/quire.db").exists());
+    let mode = std::fs::metadata(tmp.path().join("data/runs")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+        0o700
+    );
     assert!(tmp.path().join("data/server.sock").exists());
     // SAFETY: kill(2) on the child's pid, which has not been reaped.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = child.wait().unwrap();
     assert!(status.success(), "{status}");
     assert!(!tmp.path().join("data/server.sock").exists());
+}
+
+#[test]
+fn serve_rejects_broken_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("config.fnl"), "{:port 3000\n").unwrap();
+    let output = Command::new(QUIRE)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--bind", "127.0.0.1:0", "--quire-ci", "/bin/true"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let expected = format!(
+        "error: refusing to start: {}:1:1: unclosed `{{`",
+        data.join("config.fnl").display()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+
+    std::fs::write(data.join("config.fnl"), "{:ci {:parallel 2}}\n").unwrap();
+    let output = Command::new(QUIRE)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--bind", "127.0.0.1:0", "--quire-ci", "/bin/true"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(":ci :parallel: unknown key"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_leaves_run_for_reconcile() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_path = tmp.path().join("data");
+    let data = DataDir::new(&data_path);
+    let bin = tmp.path().join("bin");
+    let fake = install_fake_quire_ci(&bin);
+    std::fs::write(bin.join("control/mode"), "hang").unwrap();
+    let options = ServeOptions {
+        data: data.clone(),
+        bind: Some("127.0.0.1:0".into()),
+        quire_ci: fake,
+        config_poll: Duration::from_millis(50),
+    };
+    let server = Server::start(options.clone()).await.unwrap();
+    stdout(&quire(&data_path, &["repo", "new", "widgets"]));
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q", "--initial-branch=main"]);
+    git(&work, &["config", "user.name", "Test"]);
+    git(&work, &["config", "user.email", "test@example.invalid"]);
+    commit_and_push(&work, &data.repo("widgets"), "held");
+
+    let db = Db::open(&data.database()).unwrap();
+    let run_id = db.list_runs(None, 1).unwrap()[0].id.clone();
+    let pid_file = bin.join("control").join(&run_id).join("pid");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !pid_file.exists() {
+        assert!(Instant::now() < deadline, "quire-ci never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+
+    server.stop().await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while common::alive(pid) {
+        assert!(Instant::now() < deadline, "quire-ci outlived the stop");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let run = db.run(&run_id).unwrap().unwrap();
+    assert_eq!(run.state.as_str(), "active", "until the next start");
+
+    let server = Server::start(options).await.unwrap();
+    let run = db.run(&run_id).unwrap().unwrap();
+    assert_eq!(run.state.as_str(), "failed");
+    assert_eq!(run.failure_reason.as_deref(), Some("server restarted"));
+    server.stop().await;
 }

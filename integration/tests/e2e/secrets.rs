@@ -4,7 +4,7 @@
 use std::os::unix::fs::PermissionsExt;
 
 use base64::Engine as _;
-use integration::pipeline::{config, fennel_string};
+use integration::pipeline::{capture_runner, config, fennel_string};
 use integration::scan::{files_under, find, find_in_files};
 use integration::{Quire, in_both_transports};
 
@@ -69,7 +69,10 @@ fn secrets_read_and_redacted(transport: &str) {
     }
     assert_eq!(run.accesses().len(), 2, "{:?}", run.accesses());
 }
-in_both_transports!(secrets_read_and_redacted);
+in_both_transports!(
+    secrets_read_and_redacted,
+    filesystem: ,
+    api: );
 
 fn file_and_env_sources(transport: &str) {
     const FROM_FILE: &str = "file-value-0b7d3e11";
@@ -123,7 +126,10 @@ fn file_and_env_sources(transport: &str) {
         "{log}"
     );
 }
-in_both_transports!(file_and_env_sources);
+in_both_transports!(
+    file_and_env_sources,
+    filesystem: ,
+    api: );
 
 const UNKNOWN_NAME: &str = r#"(local ci (require :quire.ci))
 
@@ -164,7 +170,10 @@ fn unknown_secret_fails_job(transport: &str) {
         assert_eq!(run.access_count("not-declared", "unknown_secret"), 1);
     }
 }
-in_both_transports!(unknown_secret_fails_job);
+in_both_transports!(
+    unknown_secret_fails_job,
+    filesystem: ,
+    api: );
 
 const TOKEN: &str = "tok-leak-test-4f8e2a9c71b3d560";
 const PEM: &str = "-----BEGIN TEST KEY-----\n\
@@ -208,6 +217,12 @@ const LEAKY: &str = r#"(local ci (require :quire.ci))
         {:env {:T (secret :token) :P (secret :pem)}})
     {}))
 
+(ci.job :run-token [:quire/push]
+  (fn [{: sh}]
+    (sh CAPTURE)
+    (sh "tr '\\0' '\\n' < /proc/$PPID/environ | grep '^QUIRE_CI_TOKEN=' || true")
+    {}))
+
 (ci.job :reads-outputs [:outputs]
   (fn [{: jobs : log}]
     (log (.. "upstream said " (. (jobs :outputs) :token)))
@@ -232,8 +247,10 @@ fn secrets_reach_no_file(transport: &str) {
     quire.set_env("QUIRE_E2E_TOKEN", TOKEN);
     quire.start_server();
 
+    let capture = capture_runner(&quire.scratch(), "run");
+    let pipeline = LEAKY.replace("CAPTURE", &fennel_string(&capture));
     let repo = quire.new_repo("widgets");
-    repo.write(".quire/ci.fnl", LEAKY);
+    repo.write(".quire/ci.fnl", &pipeline);
     repo.commit("try every way to leak a secret");
     repo.push();
 
@@ -251,6 +268,7 @@ fn secrets_reach_no_file(transport: &str) {
         "halves",
         "multi-line",
         "base64",
+        "run-token",
         "reads-outputs",
     ] {
         assert_eq!(run.job_outcome(job), Some("complete"), "job {job}");
@@ -268,13 +286,24 @@ fn secrets_reach_no_file(transport: &str) {
     let b64 = base64::engine::general_purpose::STANDARD;
     let token_b64 = b64.encode(TOKEN);
     let pem_b64 = b64.encode(PEM);
-    let needles: Vec<(&str, &[u8])> = vec![
+    let mut needles: Vec<(&str, &[u8])> = vec![
         ("token", TOKEN.as_bytes()),
         ("pem", PEM.as_bytes()),
         ("a line of pem", PEM.lines().nth(1).unwrap().as_bytes()),
         ("base64 of token", token_b64.as_bytes()),
         ("base64 of pem", pem_b64.as_bytes()),
     ];
+    // In the api transport the run's token is redacted too, since a
+    // command can read it from quire-ci's environment in /proc.
+    let run_token = std::fs::read_to_string(quire.scratch().join("run.token"))
+        .expect("the run-token job captured the token");
+    let run_token = run_token.trim();
+    assert_eq!(run_token.len(), 64, "a captured token");
+    if transport == "api" {
+        needles.push(("the run's token", run_token.as_bytes()));
+        let log = run.job_log("run-token");
+        assert!(log.contains("QUIRE_CI_TOKEN="), "{log}");
+    }
     let files = files_under(&quire.data_dir());
     assert!(
         files.iter().any(|f| f.ends_with("quire.db")),
@@ -298,7 +327,10 @@ fn secrets_reach_no_file(transport: &str) {
         );
     }
 }
-in_both_transports!(secrets_reach_no_file);
+in_both_transports!(
+    secrets_reach_no_file,
+    filesystem: ,
+    api: );
 
 /// A stand-in for quire-ci that copies the bootstrap file (and its
 /// mode) to `capture`, then runs the real quire-ci with the same
@@ -369,4 +401,7 @@ fn bootstrap_removed_and_empty(transport: &str) {
         assert!(text.contains(ALPHA) && text.contains(BETA));
     }
 }
-in_both_transports!(bootstrap_removed_and_empty);
+in_both_transports!(
+    bootstrap_removed_and_empty,
+    filesystem: ,
+    api: );

@@ -95,11 +95,13 @@ fn tokens_die_and_stay_bound(transport: &str) {
     let after = get(quire.addr(), &secret_path(&run_b_id), Some(&token_b));
     assert_eq!(after.status, 401, "run B's token after it finished");
 }
-in_both_transports!(tokens_die_and_stay_bound);
+in_both_transports!(
+    tokens_die_and_stay_bound,
+    filesystem: ,
+    api: );
 
-#[test]
-fn killed_runner_fails_run() {
-    let quire = Quire::start(&config("api", &secrets()));
+fn killed_runner_fails_run(transport: &str) {
+    let quire = Quire::start(&config(transport, &secrets()));
     let scratch = quire.scratch();
     let repo = quire.new_repo("widgets");
     repo.write(".quire/ci.fnl", &capturing_pipeline(&scratch, "k", true));
@@ -132,6 +134,10 @@ fn killed_runner_fails_run() {
     integration::quire::kill_group(pid, libc::SIGKILL);
     assert!(!process_exists(pid) || is_zombie(pid), "quire-ci is gone");
 }
+in_both_transports!(
+    killed_runner_fails_run,
+    filesystem: ,
+    api: );
 
 fn is_zombie(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))

@@ -4,10 +4,13 @@
 //! The main thread reads (and at once deletes) the bootstrap file,
 //! builds the secret registry and starts the Lua thread, which owns the
 //! Lua state for the whole run and does all process spawning and log
-//! streaming with `std`. Nothing here enters an async runtime.
+//! streaming with `std`. Nothing here enters an async runtime. In the
+//! api transport the main thread also starts the secret-fetch thread,
+//! which runs its own tokio runtime, and joins it after the Lua thread.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
@@ -19,7 +22,14 @@ use crate::run::push::{PushInfo, PushSource};
 use crate::run::secrets_file::{self, SecretsFileError};
 use crate::run::{self, RunError, RunOptions};
 use crate::runtime::PipelineLoadError;
-use crate::secret::{Redactor, SecretRegistry, SecretValue};
+use crate::secret::{
+    FetchStartError, RedactingMakeWriter, Redactor, SecretFetcher,
+    SecretRegistry, SecretValue, start_fetcher,
+};
+
+/// The environment variable that carries the run's token in the api
+/// transport.
+pub const TOKEN_ENV: &str = "QUIRE_CI_TOKEN";
 
 /// Stack size of the Lua thread. Deep pipelines recurse through Lua
 /// and Rust callbacks, so it is larger than a thread's default.
@@ -42,8 +52,23 @@ pub enum RunSetupError {
          from the bootstrap file, so drop one of the two"
     )]
     SecretsWithBootstrap,
-    #[error("the api transport is not available in this build of quire-ci")]
-    ApiTransport,
+    #[error(
+        "--transport api needs --{0}; the server passes it when it starts \
+         quire-ci"
+    )]
+    MissingApiFlag(&'static str),
+    #[error(
+        "--transport api needs the run's token in the {TOKEN_ENV} \
+         environment variable, which is {0}"
+    )]
+    MissingToken(&'static str),
+    #[error(
+        "--secrets is for local runs; with --transport api the values \
+         come from the server, so drop --secrets"
+    )]
+    SecretsWithApi,
+    #[error(transparent)]
+    Fetcher(#[from] FetchStartError),
     #[error("--{flag} must be a positive number, got {value}")]
     NotPositive { flag: &'static str, value: String },
     #[error("cannot create a temporary log directory: {0}")]
@@ -52,8 +77,11 @@ pub enum RunSetupError {
 
 /// Runs a pipeline; returns the exit code.
 pub fn run(args: RunArgs) -> u8 {
-    init_tracing();
-    let (options, registry) = match prepare(args) {
+    // One redactor for the run, so quire-ci's own tracing output is
+    // redacted with the same values as everything else.
+    let redactor = Redactor::new();
+    init_tracing(Some(&redactor));
+    let (options, registry, fetcher) = match prepare(args, redactor) {
         Ok(prepared) => prepared,
         Err(e) => {
             eprintln!("error: {e}");
@@ -65,7 +93,12 @@ pub fn run(args: RunArgs) -> u8 {
         .stack_size(LUA_THREAD_STACK)
         .spawn(move || run::execute(options, registry));
     let result = match lua_thread {
-        Ok(handle) => handle.join(),
+        Ok(handle) => {
+            let result = handle.join();
+            // The Lua thread's handle is gone; stop and join the fetcher.
+            drop(fetcher);
+            result
+        }
         Err(e) => {
             eprintln!("error: cannot start the Lua thread: {e}");
             return EXIT_USAGE;
@@ -99,10 +132,13 @@ pub fn print_run_error(error: &RunError) {
     }
 }
 
-/// Checks the flags, reads the bootstrap and builds the registry.
+/// Checks the flags, reads the bootstrap and builds the registry, and
+/// in the api transport starts the secret-fetch thread.
 fn prepare(
     args: RunArgs,
-) -> Result<(RunOptions, SecretRegistry), RunSetupError> {
+    redactor: Arc<Redactor>,
+) -> Result<(RunOptions, SecretRegistry, Option<SecretFetcher>), RunSetupError>
+{
     if args.memory_limit_mib == 0 {
         return Err(RunSetupError::NotPositive {
             flag: "memory-limit-mib",
@@ -125,7 +161,8 @@ fn prepare(
         Some(path) => Some(read_bootstrap(path)?),
         None => None,
     };
-    let registry = build_registry(&args, bootstrap.as_ref())?;
+    let (registry, fetcher) =
+        build_registry(&args, bootstrap.as_ref(), redactor)?;
     let push = match &bootstrap {
         Some(b) => PushSource::Known(PushInfo::from_meta(&b.meta, &b.git_dir)),
         None => PushSource::Checkout(args.workspace.clone()),
@@ -154,18 +191,21 @@ fn prepare(
         progress: true,
         push,
     };
-    Ok((options, registry))
+    Ok((options, registry, fetcher))
 }
 
-/// Builds the run's secret registry from the bootstrap or `--secrets`.
+/// Builds the run's secret registry from the bootstrap or `--secrets`,
+/// or, in the api transport, over a new secret-fetch thread.
 ///
 /// This is the one place that decides where secret values come from.
 fn build_registry(
     args: &RunArgs,
     bootstrap: Option<&Bootstrap>,
-) -> Result<SecretRegistry, RunSetupError> {
+    redactor: Arc<Redactor>,
+) -> Result<(SecretRegistry, Option<SecretFetcher>), RunSetupError> {
     if args.transport == TransportMode::Api {
-        return Err(RunSetupError::ApiTransport);
+        let (registry, fetcher) = api_registry(args, bootstrap, redactor)?;
+        return Ok((registry, Some(fetcher)));
     }
     let declared: BTreeMap<String, SecretValue> =
         match (bootstrap, &args.secrets) {
@@ -183,7 +223,83 @@ fn build_registry(
             (None, Some(path)) => secrets_file::read(path)?,
             (None, None) => BTreeMap::new(),
         };
-    Ok(SecretRegistry::with_declared(declared, Redactor::new()))
+    Ok((SecretRegistry::with_declared(declared, redactor), None))
+}
+
+/// Sets up the api transport: takes the token out of the environment,
+/// registers it for redaction and starts the secret-fetch thread.
+fn api_registry(
+    args: &RunArgs,
+    bootstrap: Option<&Bootstrap>,
+    redactor: Arc<Redactor>,
+) -> Result<(SecretRegistry, SecretFetcher), RunSetupError> {
+    if args.secrets.is_some() {
+        return Err(RunSetupError::SecretsWithApi);
+    }
+    let run_id = args
+        .run_id
+        .as_deref()
+        .ok_or(RunSetupError::MissingApiFlag("run-id"))?;
+    let server_url = args
+        .server_url
+        .as_deref()
+        .ok_or(RunSetupError::MissingApiFlag("server-url"))?;
+    let timeout = positive_seconds("secret-timeout", args.secret_timeout)?;
+    let token = take_token()?;
+
+    // A command can still read the token from this process's initial
+    // environment, so no recorded byte may carry it either.
+    if !redactor.register(TOKEN_ENV, token.expose()) {
+        tracing::warn!(
+            "the run token in {TOKEN_ENV} is too short to be redacted"
+        );
+    }
+    if let Some(b) = bootstrap
+        && !b.secrets.is_empty()
+    {
+        tracing::warn!(
+            count = b.secrets.len(),
+            "the bootstrap file carries secret values, which the api \
+             transport ignores; values are fetched from the server"
+        );
+    }
+
+    let fetcher = start_fetcher(server_url, run_id, token, timeout)?;
+    let registry = SecretRegistry::with_fetcher(fetcher.handle(), redactor);
+    Ok((registry, fetcher))
+}
+
+/// Reads the run token and removes it from the environment, so that
+/// commands run by `sh` do not inherit it.
+fn take_token() -> Result<SecretValue, RunSetupError> {
+    let token = std::env::var_os(TOKEN_ENV);
+    // SAFETY: this runs on the main thread before the Lua and
+    // secret-fetch threads start, and no other thread of this process
+    // reads or writes the environment.
+    unsafe { std::env::remove_var(TOKEN_ENV) };
+    let token = token.ok_or(RunSetupError::MissingToken("not set"))?;
+    let token = token
+        .into_string()
+        .map_err(|_| RunSetupError::MissingToken("not valid UTF-8"))?;
+    if token.is_empty() {
+        return Err(RunSetupError::MissingToken("empty"));
+    }
+    Ok(SecretValue::new(token.into_bytes()))
+}
+
+/// Converts a flag's seconds to a duration, rejecting zero, negative,
+/// non-finite and too large values.
+fn positive_seconds(
+    flag: &'static str,
+    secs: f64,
+) -> Result<Duration, RunSetupError> {
+    match Duration::try_from_secs_f64(secs) {
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        _ => Err(RunSetupError::NotPositive {
+            flag,
+            value: secs.to_string(),
+        }),
+    }
 }
 
 /// Reads the bootstrap file and deletes it at once, so the secret
@@ -241,14 +357,21 @@ fn temp_out_dir() -> Result<PathBuf, RunSetupError> {
 }
 
 /// Sends tracing output to standard error, filtered by `QUIRE_LOG`
-/// (or `RUST_LOG`); only warnings and errors by default.
-pub fn init_tracing() {
+/// (or `RUST_LOG`); only warnings and errors by default. With a
+/// redactor, every line passes through it first.
+pub fn init_tracing(redactor: Option<&Arc<Redactor>>) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("QUIRE_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match redactor {
+        Some(redactor) => builder
+            .with_writer(RedactingMakeWriter::new(
+                std::io::stderr,
+                Arc::clone(redactor),
+            ))
+            .try_init(),
+        None => builder.with_writer(std::io::stderr).try_init(),
+    };
 }

@@ -10,7 +10,7 @@ const MEMORY_LIMIT_MIB: usize = 256;
 
 /// Validates a pipeline; returns the exit code.
 pub fn validate(args: ValidateArgs) -> u8 {
-    init_tracing();
+    init_tracing(None);
     let workspace = match args.workspace.canonicalize() {
         Ok(dir) => dir,
         Err(e) => {

@@ -49,8 +49,8 @@ pub struct Pipeline {
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineLoadError {
     #[error(
-        "no pipeline at {path}; a workspace keeps its pipeline in \
-         {QUIRE_DIR}/{PIPELINE_FILE}"
+        "no pipeline at {path}; write one there, or point --workspace at \
+         a directory that contains {QUIRE_DIR}/{PIPELINE_FILE}"
     )]
     Missing { path: String },
     #[error("{0}")]
@@ -109,9 +109,11 @@ impl Runtime {
     /// Compiles and evaluates `.quire/ci.fnl`, then checks the graph.
     pub fn load_pipeline(&self) -> Result<Pipeline, PipelineLoadError> {
         let function = match self.modules.load_file(&self.lua, PIPELINE_FILE) {
-            Err(LoadError::Read { path, source })
+            Err(LoadError::Read { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound =>
             {
+                let path = self.modules.quire_dir().join(PIPELINE_FILE);
+                let path = path.display().to_string();
                 return Err(PipelineLoadError::Missing { path });
             }
             other => other?,
@@ -162,6 +164,7 @@ impl Runtime {
     ) -> JobResult {
         let result = self.call_job_inner(pipeline, index, scope);
         scope.finish();
+        self.lua.remove_global_hook();
         self.lua.remove_hook();
         // Return the job's garbage now, so the next job starts with the
         // whole memory limit.
@@ -179,11 +182,13 @@ impl Runtime {
             Ok(table) => table,
             Err(e) => return JobResult::Failed(self.describe(&e)),
         };
+        // A global hook, because coroutines the job creates copy the
+        // main thread's hook function and must see the deadline too.
         if let Some(deadline) = scope.deadline {
             let message = scope.timeout_message();
             let triggers = HookTriggers::new()
                 .every_nth_instruction(DEADLINE_CHECK_INTERVAL);
-            let hook = self.lua.set_hook(triggers, move |_, _| {
+            let hook = self.lua.set_global_hook(triggers, move |_, _| {
                 if Instant::now() >= deadline {
                     Err(mlua::Error::RuntimeError(message.clone()))
                 } else {

@@ -67,7 +67,7 @@ setmetatable(os, {__index = function(_, name)
 end})
 "#;
 
-/// The names of the globals present, for the Fennel compiler's check
+/// Lists the globals present, for the Fennel compiler's check
 /// of global references.
 pub fn global_names(lua: &Lua) -> mlua::Result<Vec<String>> {
     let mut names = Vec::new();

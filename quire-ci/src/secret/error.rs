@@ -53,12 +53,9 @@ pub enum SecretError {
         waited.as_secs_f64()
     )]
     Timeout { name: String, waited: Duration },
-    /// The secret-fetch thread stopped before it answered.
+    /// The secret-fetch thread stopped before it replied.
     #[error("the secret-fetch thread stopped before secret {name} was fetched")]
     Stopped { name: String },
-    /// Any other failure, described by its message.
-    #[error("{0}")]
-    Failed(String),
 }
 
 impl SecretError {
@@ -72,7 +69,6 @@ impl SecretError {
             SecretError::Unavailable { .. } => "unavailable",
             SecretError::Timeout { .. } => "timeout",
             SecretError::Stopped { .. } => "stopped",
-            SecretError::Failed(_) => "failed",
         }
     }
 }

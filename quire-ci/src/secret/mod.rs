@@ -3,7 +3,7 @@
 //! API transport.
 //!
 //! A job's `(secret name)` goes to [`SecretRegistry::resolve`]. The
-//! registry answers from its cache, from the values declared up front
+//! registry returns values from its cache, from the values declared up front
 //! (the filesystem transport), or through a [`FetchHandle`] from the
 //! server (the API transport), and registers every value it reveals
 //! with the run's [`Redactor`] before returning it. Everything the run

@@ -1,47 +1,30 @@
 //! Running one command for a job's `(sh ...)`: spawning it, streaming
 //! its output into its log, enforcing its timeout.
 //!
-//! Everything here is plain `std`, because it runs on the Lua thread,
-//! which must never enter an async runtime. Each output pipe gets a
-//! reader thread that sends chunks over a bounded channel. The calling
-//! thread receives them in arrival order and writes the log. The bound
-//! on the channel makes a fast writer wait for the log instead of
-//! filling memory. A command runs in its own process group, so a
-//! timeout kills the whole tree it started.
+//! Everything here is plain `std` and `poll(2)`, because it runs on
+//! the Lua thread, which must never enter an async runtime. The calling
+//! thread reads both output pipes itself (see `pump`), and a timeout
+//! kills the command and every process it started (see `kill`).
 
+mod kill;
 pub mod log;
+mod pump;
 
 use std::fs::File;
-use std::io::{self, Read, Write};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::io::{self, Write};
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime};
-
-use quire_proto::LogStream;
+use std::time::{Duration, Instant};
 
 use crate::secret::Redactor;
 pub use log::{Captured, CommandLog, Echo};
+use pump::Expiry;
 
 /// How much of each stream a `sh` result keeps by default, in bytes.
 pub const DEFAULT_CAPTURE_LIMIT: usize = 1024 * 1024;
-
-/// The size of one read from a command's pipe.
-const CHUNK: usize = 64 * 1024;
-
-/// Chunks in flight between the reader threads and the log writer.
-const CHANNEL_DEPTH: usize = 8;
-
-/// How long output is still read after the command exited or was
-/// killed. A background process it started can keep a pipe open
-/// forever, and the job must not hang on it.
-const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
-
-/// How often a quiet command is checked for having exited.
-const EXIT_POLL: Duration = Duration::from_millis(100);
 
 /// Environment variables that commands never inherit: the run's API
 /// token must stay inside `quire-ci`.
@@ -128,11 +111,6 @@ pub enum ShError {
     Wait { program: String, source: io::Error },
 }
 
-enum Message {
-    Data(LogStream, SystemTime, Vec<u8>),
-    Closed(LogStream),
-}
-
 /// Runs `request`, writing its output to `log_path` as CRI lines.
 pub fn run(
     request: &ShRequest,
@@ -148,20 +126,26 @@ pub fn run(
     let mut log = CommandLog::new(file, redactor, request.capture_limit, echo);
 
     let mut child = spawn(request)?;
-    let (sender, receiver) = mpsc::sync_channel(CHANNEL_DEPTH);
-    if let Some(out) = child.stdout.take() {
-        start_reader(out, LogStream::Stdout, sender.clone());
-    }
-    if let Some(err) = child.stderr.take() {
-        start_reader(err, LogStream::Stderr, sender);
-    }
     if let (Some(stdin), Some(bytes)) = (child.stdin.take(), &request.stdin) {
         start_writer(stdin, bytes.clone());
     }
-
-    let deadline = Deadline::new(request);
-    let killed =
-        pump(&receiver, &mut log, &mut child, &deadline).map_err(log_error)?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let killed = pump::pump(
+        &mut child,
+        stdout,
+        stderr,
+        &mut log,
+        first_deadline(request),
+    );
+    let killed = match killed {
+        Ok(killed) => killed,
+        Err(source) => {
+            kill::kill_tree(child.id());
+            let _ = child.wait();
+            return Err(log_error(source));
+        }
+    };
     let status = child.wait().map_err(|source| ShError::Wait {
         program: program_name(&request.program),
         source,
@@ -197,8 +181,7 @@ fn spawn(request: &ShRequest) -> Result<Child, ShError> {
             Stdio::null()
         })
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
+        .stderr(Stdio::piped());
     for name in HIDDEN_ENV {
         command.env_remove(name);
     }
@@ -221,31 +204,6 @@ fn program_name(program: &Program) -> String {
     }
 }
 
-fn start_reader(
-    mut pipe: impl Read + Send + 'static,
-    stream: LogStream,
-    sender: SyncSender<Message>,
-) {
-    thread::spawn(move || {
-        loop {
-            let mut buf = vec![0; CHUNK];
-            match pipe.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    buf.truncate(n);
-                    let at = SystemTime::now();
-                    if sender.send(Message::Data(stream, at, buf)).is_err() {
-                        return;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => break,
-            }
-        }
-        let _ = sender.send(Message::Closed(stream));
-    });
-}
-
 fn start_writer(mut stdin: ChildStdin, bytes: Vec<u8>) {
     thread::spawn(move || {
         // A command that exits without reading its input closes the
@@ -254,95 +212,14 @@ fn start_writer(mut stdin: ChildStdin, bytes: Vec<u8>) {
     });
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Expiry {
-    Command,
-    Job,
-}
-
-struct Deadline {
-    at: Option<(Instant, Expiry)>,
-}
-
-impl Deadline {
-    fn new(request: &ShRequest) -> Self {
-        let own = request
-            .timeout
-            .map(|t| (Instant::now() + t, Expiry::Command));
-        let job = request.job_deadline.map(|at| (at, Expiry::Job));
-        let at = match (own, job) {
-            (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
-            (a, b) => a.or(b),
-        };
-        Self { at }
-    }
-}
-
-/// Moves output into the log until both streams close. Returns which
-/// deadline, if any, killed the command.
-///
-/// Once the command has exited or been killed, output is read for at
-/// most [`DRAIN_AFTER_EXIT`] more: a background process it started may
-/// keep the pipes open long after, and the job must not wait for it.
-fn pump(
-    receiver: &Receiver<Message>,
-    log: &mut CommandLog<'_>,
-    child: &mut Child,
-    deadline: &Deadline,
-) -> io::Result<Option<Expiry>> {
-    let mut open = 2;
-    let mut killed: Option<Expiry> = None;
-    let mut stop_at: Option<Instant> = None;
-    while open > 0 {
-        let now = Instant::now();
-        if stop_at.is_some_and(|stop| now >= stop) {
-            break;
-        }
-        let mut wake = now + EXIT_POLL;
-        if let (None, Some((at, _))) = (killed, deadline.at) {
-            wake = wake.min(at);
-        }
-        if let Some(stop) = stop_at {
-            wake = wake.min(stop);
-        }
-        match receiver.recv_timeout(wake.saturating_duration_since(now)) {
-            Ok(Message::Data(stream, at, bytes)) => {
-                log.push(stream, at, &bytes)?;
-            }
-            Ok(Message::Closed(stream)) => {
-                log.finish_stream(stream)?;
-                open -= 1;
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                let now = Instant::now();
-                match (killed, deadline.at) {
-                    (None, Some((at, expiry))) if now >= at => {
-                        kill_group(child);
-                        killed = Some(expiry);
-                        stop_at = Some(now + DRAIN_AFTER_EXIT);
-                    }
-                    _ if stop_at.is_none() => {
-                        if let Ok(Some(_)) = child.try_wait() {
-                            stop_at = Some(now + DRAIN_AFTER_EXIT);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            Err(RecvTimeoutError::Disconnected) => break,
-        }
-        // Writing after each chunk keeps the file current for anyone
-        // reading it while the command runs.
-        log.flush()?;
-    }
-    Ok(killed)
-}
-
-fn kill_group(child: &Child) {
-    let pid = child.id() as libc::pid_t;
-    // SAFETY: kill(2) with a negative pid signals the process group the
-    // child leads; it has no memory-safety preconditions.
-    unsafe {
-        libc::kill(-pid, libc::SIGKILL);
+/// The earlier of the command's own deadline and the job's.
+fn first_deadline(request: &ShRequest) -> Option<(Instant, Expiry)> {
+    let own = request
+        .timeout
+        .map(|t| (Instant::now() + t, Expiry::Command));
+    let job = request.job_deadline.map(|at| (at, Expiry::Job));
+    match (own, job) {
+        (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
+        (a, b) => a.or(b),
     }
 }

@@ -22,7 +22,7 @@ use crate::db::Db;
 mod request_log;
 pub mod secrets;
 
-/// What the handlers share.
+/// The state the handlers share.
 pub struct ApiState {
     pub db: Arc<Db>,
     pub config: ConfigHandle,
@@ -49,7 +49,7 @@ async fn not_found() -> Response {
     error_response(StatusCode::NOT_FOUND, "not_found", "no such route")
 }
 
-/// An `ApiError` JSON response.
+/// Builds an `ApiError` JSON response.
 pub(crate) fn error_response(
     status: StatusCode,
     code: &str,

@@ -34,7 +34,7 @@ pub(super) async fn log_request(request: Request, next: Next) -> Response {
     response
 }
 
-/// The route pattern a path matches. Computed here because the router's
+/// Returns the route pattern a path matches. Computed here because the router's
 /// own matched-path extension is behind an axum feature this workspace
 /// does not enable.
 fn route_of(path: &str) -> &'static str {
@@ -48,7 +48,7 @@ fn route_of(path: &str) -> &'static str {
     }
 }
 
-/// The run id segment of `/api/runs/{run_id}/...`, if it looks like a
+/// Returns the run id segment of `/api/runs/{run_id}/...`, if it looks like a
 /// run id; anything else is left out rather than echoed into logs.
 fn run_id_of(path: &str) -> Option<String> {
     let id = path.strip_prefix("/api/runs/")?.split('/').next()?;

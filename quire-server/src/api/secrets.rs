@@ -10,7 +10,7 @@
 //! 3. The config must declare the name, or 404.
 //! 4. The value is served as `text/plain` with `Cache-Control:
 //!    no-store`. A source that cannot be read gets a 500 whose body
-//!    names the secret; the server log says why.
+//!    names the secret, and the server log records why.
 //!
 //! The config is the one already parsed; nothing is read from disk
 //! per request except a file source's first use.

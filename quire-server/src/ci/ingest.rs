@@ -1,10 +1,12 @@
-//! Reading a finished run's `events.jsonl` into job and command rows.
+//! Reading a run's `events.jsonl` into job and command rows.
 //!
-//! quire-ci appends one JSON event per line and flushes each, so after
-//! it exits the file is complete up to its last whole line; a line cut
-//! short by a kill is skipped. The outcome comes from the last
-//! `run_finished` event, and a run without one did not finish.
+//! quire-ci appends one JSON event per line and flushes each. While it
+//! runs, the server records each complete line as it appears, so
+//! `quire ci show` follows the run; when it exits, the rest is read.
+//! A last line cut short by a kill is skipped. The outcome comes from
+//! the last `run_finished` event, and a run without one did not finish.
 
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,7 +16,7 @@ use crate::db::secret_access::AccessResult;
 use crate::db::{Db, DbError, jobs};
 use crate::paths::RunDir;
 
-/// What the events say about how the run ended.
+/// The end of a run, as its events record it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Summary {
     /// The `run_finished` outcome, if quire-ci got that far.
@@ -33,8 +35,66 @@ fn timestamp(at_ms: u64) -> String {
 /// Reads the events of `run_id` from `dir` and records them. A missing
 /// events file means quire-ci recorded nothing.
 pub fn ingest(db: &Db, run_id: &str, dir: &RunDir) -> Result<Summary, DbError> {
-    let text = read_events(&dir.events());
-    let mut summary = Summary::default();
+    Ingester::new(run_id, dir.clone()).finish(db)
+}
+
+/// Follows one run's events file, recording lines as they complete.
+pub struct Ingester {
+    run_id: String,
+    dir: RunDir,
+    /// Bytes of the file already recorded; always just after a newline.
+    offset: u64,
+    summary: Summary,
+}
+
+impl Ingester {
+    pub fn new(run_id: &str, dir: RunDir) -> Self {
+        Self {
+            run_id: run_id.to_string(),
+            dir,
+            offset: 0,
+            summary: Summary::default(),
+        }
+    }
+
+    /// Records every complete line appended since the last call.
+    pub fn poll(&mut self, db: &Db) -> Result<(), DbError> {
+        let bytes = read_from(&self.dir.events(), self.offset);
+        let Some(end) = bytes.iter().rposition(|b| *b == b'\n') else {
+            return Ok(());
+        };
+        let text = String::from_utf8_lossy(&bytes[..=end]);
+        record(db, &self.run_id, &self.dir, &text, &mut self.summary)?;
+        self.offset += end as u64 + 1;
+        Ok(())
+    }
+
+    /// Records the rest of the file, once quire-ci has exited, and
+    /// returns how the run ended.
+    pub fn finish(mut self, db: &Db) -> Result<Summary, DbError> {
+        self.poll(db)?;
+        let rest = read_from(&self.dir.events(), self.offset);
+        let text = String::from_utf8_lossy(&rest);
+        record(db, &self.run_id, &self.dir, &text, &mut self.summary)?;
+        if self.summary.skipped_lines > 0 {
+            tracing::warn!(
+                run_id = self.run_id,
+                lines = self.summary.skipped_lines,
+                "skipped malformed lines in the events file"
+            );
+        }
+        Ok(self.summary)
+    }
+}
+
+/// Records the events in `text`, a run of whole lines.
+fn record(
+    db: &Db,
+    run_id: &str,
+    dir: &RunDir,
+    text: &str,
+    summary: &mut Summary,
+) -> Result<(), DbError> {
     let mut secret_events = Vec::new();
 
     let mut conn = db.conn();
@@ -113,27 +173,27 @@ pub fn ingest(db: &Db, run_id: &str, dir: &RunDir) -> Result<Summary, DbError> {
             )?,
         }
     }
-    if summary.skipped_lines > 0 {
-        tracing::warn!(
-            run_id,
-            lines = summary.skipped_lines,
-            "skipped malformed lines in the events file"
-        );
-    }
-    Ok(summary)
+    Ok(())
 }
 
-fn read_events(path: &Path) -> String {
-    match std::fs::read(path) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+/// Reads `path` from byte `offset` to its end; a missing file reads as
+/// empty.
+fn read_from(path: &Path, offset: u64) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let read = std::fs::File::open(path).and_then(|mut file| {
+        file.seek(SeekFrom::Start(offset))?;
+        file.read_to_end(&mut bytes)
+    });
+    match read {
+        Ok(_) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(error) => {
             tracing::warn!(
                 path = %path.display(),
                 %error,
                 "cannot read events",
             );
-            String::new()
+            Vec::new()
         }
     }
 }
@@ -243,6 +303,39 @@ mod tests {
         assert_eq!(summary.outcome, None);
         assert_eq!(summary.skipped_lines, 1);
         assert_eq!(db.jobs("r1").unwrap()[0].outcome, None);
+    }
+
+    #[test]
+    fn lines_recorded_as_they_complete() {
+        let (_tmp, db, dir) = setup();
+        let started = Event::new(1, EventKind::JobStarted { job: "a".into() });
+        let finished = Event::new(
+            2,
+            EventKind::RunFinished {
+                outcome: RunOutcome::Success,
+            },
+        );
+        let line = started.to_line();
+        let (head, tail) = line.split_at(10);
+        std::fs::write(dir.events(), format!("{line}\n{head}")).unwrap();
+
+        let mut ingester = Ingester::new("r1", dir.clone());
+        ingester.poll(&db).unwrap();
+        assert_eq!(db.jobs("r1").unwrap().len(), 1);
+        // The cut line waits until it is complete.
+        ingester.poll(&db).unwrap();
+        assert_eq!(ingester.summary.skipped_lines, 0);
+
+        let rest = format!("{tail}\n{}", finished.to_line());
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.events())
+            .unwrap();
+        std::io::Write::write_all(&mut file, rest.as_bytes()).unwrap();
+        let summary = ingester.finish(&db).unwrap();
+        assert_eq!(summary.outcome, Some(RunOutcome::Success));
+        assert_eq!(summary.skipped_lines, 0);
+        assert_eq!(db.jobs("r1").unwrap().len(), 1);
     }
 
     #[test]

@@ -1,14 +1,15 @@
 //! The run lifecycle: create (with its token), supersede, queue,
 //! dispatch, wait, ingest, and reconcile after a crash.
 //!
-//! [`Ci`] is the one owner of runs in the server. The database holds
-//! each run's state; this type holds what only a live server can know:
+//! [`Ci`] is the one owner of runs in the server. The database stores
+//! each run's state, and this type keeps what only a live server has:
 //! which runs have a quire-ci process, its process group, and the
 //! tokens of runs that have not been handed out yet. One mutex guards
 //! that table, and every supersede and every dispatch takes it, so a
 //! run is never killed and started at the same moment.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use quire_proto::{PushMeta, RunOutcome};
@@ -30,7 +31,10 @@ use token::RunToken;
 /// The failure reason of a run whose quire-ci ended without a
 /// `run_finished` event.
 pub const REASON_UNFINISHED: &str = "runner exited without finishing";
-/// The failure reason of a run that was active when the server stopped.
+/// How often a running run's new events are recorded.
+const EVENT_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The failure reason of a run that was active when the server died.
 pub const REASON_RESTARTED: &str = "server restarted";
 
 /// A failure to create or change a run.
@@ -62,6 +66,8 @@ struct Inner {
     data: DataDir,
     runner: RunnerSettings,
     slots: Mutex<Slots>,
+    /// Set by [`Ci::shutdown`]: no run starts or ends after it.
+    stopping: AtomicBool,
 }
 
 #[derive(Default)]
@@ -103,6 +109,7 @@ impl Ci {
                 data,
                 runner,
                 slots: Mutex::default(),
+                stopping: AtomicBool::new(false),
             }),
         }
     }
@@ -235,6 +242,9 @@ impl Ci {
     /// Starts pending runs, oldest first, while fewer than
     /// `max-concurrent-runs` are active.
     pub fn pump(&self) {
+        if self.inner.stopping.load(Ordering::SeqCst) {
+            return;
+        }
         let max = self.inner.config.get().max_concurrent_runs;
         let mut slots = self.slots();
         if slots.active.len() >= max {
@@ -269,6 +279,13 @@ impl Ci {
         run.state = RunState::Active;
         let run_id = run.id.clone();
         let outcome = self.dispatch_and_wait(&run, token).await;
+        let finished = matches!(&outcome, Ok(s) if s.outcome.is_some());
+        if !finished && self.inner.stopping.load(Ordering::SeqCst) {
+            // Killed by the shutdown, not finished: leave the run to
+            // the next start's reconcile.
+            self.slots().active.remove(&run_id);
+            return;
+        }
         let (state, reason) = match outcome {
             Ok(summary) => final_state(&summary),
             Err(reason) => (RunState::Failed, Some(reason)),
@@ -280,7 +297,7 @@ impl Ci {
                 reason = reason.as_deref().unwrap_or(""),
                 "run finished"
             ),
-            // Superseded while it ran: that state stands.
+            // Superseded while it ran, so that state is kept.
             Err(DbError::Transition(_)) => {}
             Err(error) => {
                 tracing::error!(
@@ -355,7 +372,22 @@ impl Ci {
         };
         tracing::info!(run_id = %run.id, pid = child.id(), "quire-ci started");
 
-        let status = child.wait().await;
+        let mut ingester = ingest::Ingester::new(&run.id, dir.clone());
+        let mut ticks = tokio::time::interval(EVENT_POLL);
+        let status = loop {
+            tokio::select! {
+                status = child.wait() => break status,
+                _ = ticks.tick() => {
+                    if let Err(error) = ingester.poll(db) {
+                        tracing::warn!(
+                            run_id = %run.id,
+                            %error,
+                            "cannot record events yet",
+                        );
+                    }
+                }
+            }
+        };
         remove_bootstrap(&dir);
         match &status {
             Ok(status) => {
@@ -370,7 +402,8 @@ impl Ci {
             }
         }
         let _ = db.set_runner_pid(&run.id, None);
-        ingest::ingest(db, &run.id, &dir)
+        ingester
+            .finish(db)
             .map_err(|e| format!("cannot record the run's events: {e}"))
     }
 
@@ -381,12 +414,20 @@ impl Ci {
         }
     }
 
-    /// The ids of runs that have a slot now, for tests and shutdown.
+    /// Returns the ids of runs that have a slot now, for tests and shutdown.
     pub fn active_runs(&self) -> Vec<String> {
         self.slots().active.keys().cloned().collect()
     }
 
-    /// Kills every running quire-ci, for shutdown.
+    /// Stops for a server shutdown: starts no more runs and kills every
+    /// running quire-ci. Their runs stay `active`, so the next start
+    /// reconciles them as it would after a crash ("server restarted").
+    pub fn shutdown(&self) {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        self.kill_all();
+    }
+
+    /// Kills every running quire-ci; their runs end `failed`.
     pub fn kill_all(&self) {
         for active in self.slots().active.values() {
             if let Some(pgid) = active.pgid {
@@ -400,7 +441,7 @@ impl Ci {
     }
 }
 
-/// The state a run ends in, from its events.
+/// Returns the state a run ends in, from its events.
 fn final_state(summary: &ingest::Summary) -> (RunState, Option<String>) {
     match summary.outcome {
         Some(RunOutcome::Success) => (RunState::Complete, None),

@@ -2,7 +2,7 @@
 //! extracting one commit's tree as a run's workspace.
 //!
 //! The workspace is `git archive <sha>` piped into `tar -x`, so it
-//! holds exactly the committed files, with no `.git` directory a
+//! contains exactly the committed files, with no `.git` directory a
 //! pipeline could reach into.
 
 use std::io::Read;

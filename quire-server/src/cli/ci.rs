@@ -1,6 +1,6 @@
 //! `quire ci run|list|show`.
 //!
-//! `run` asks the server over its socket, since only the server starts
+//! `run` sends a request over the server's socket, since only the server starts
 //! runs. `list` and `show` read the database directly; WAL mode lets
 //! them read while the server writes.
 
@@ -191,8 +191,8 @@ fn report(db: &Db, data: &DataDir, id: &str) -> Result<Report, String> {
     })
 }
 
-/// A command log's content, merged in arrival order; the raw text if
-/// it is not in the log format.
+/// Reads a command log's content, merged in arrival order, or the raw
+/// text if it is not in the log format.
 fn read_log(path: &str) -> String {
     let Ok(bytes) = std::fs::read(path) else {
         return String::new();

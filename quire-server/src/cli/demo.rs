@@ -4,8 +4,11 @@
 //! The output is the point of the command, so it prints the run the
 //! way `quire ci show` does, with each secret shown as `{{ name }}`,
 //! and ends with the data directory and the commands to explore it.
-
-use std::path::PathBuf;
+//!
+//! Runs use the runner built into this binary unless `--quire-ci`
+//! names a program. A `quire-ci` found beside `quire` is not used,
+//! because `cargo run --bin quire` rebuilds only `quire`, and an older
+//! `quire-ci` left in the target directory would run the demo.
 
 use super::{CiCommand, DemoArgs};
 use crate::db::runs::RunState;
@@ -15,9 +18,7 @@ use crate::paths::DataDir;
 pub(super) fn demo(args: DemoArgs) -> Result<(), String> {
     let quire = std::env::current_exe()
         .map_err(|e| format!("cannot find this program's path: {e}"))?;
-    let quire_ci = args.quire_ci.or_else(|| sibling_quire_ci(&quire));
-
-    let demo = Demo::start(quire, quire_ci).map_err(|e| e.to_string())?;
+    let demo = Demo::start(quire, args.quire_ci).map_err(|e| e.to_string())?;
     let data = demo.paths().data_dir();
     println!("quire listening on {}", demo.url());
     println!("data directory: {}", data.root().display());
@@ -30,11 +31,12 @@ pub(super) fn demo(args: DemoArgs) -> Result<(), String> {
         data.root().display()
     );
     if args.keep {
+        let signals = demo.catch_stop_signals().map_err(|e| e.to_string())?;
         println!(
             "the server keeps running at {}; press Ctrl-C to stop it",
             demo.url()
         );
-        demo.wait_for_signal();
+        demo.wait_for(signals);
     }
     demo.stop();
     result
@@ -54,46 +56,14 @@ fn push_and_show(demo: &Demo, data: &DataDir) -> Result<(), String> {
             json: false,
         },
     )?;
-    print_job_logs(data, &run.repo, &run.id);
     if run.state == RunState::Complete {
-        Ok(())
-    } else {
-        Err(format!(
-            "the demo run ended {}; its quire-ci log is {}",
-            run.state,
-            data.run_dir(&run.repo, &run.id).runner_log().display()
-        ))
+        return Ok(());
     }
-}
-
-/// Prints the lines jobs wrote with `(log ...)`, which `ci show` does
-/// not include.
-fn print_job_logs(data: &DataDir, repo: &str, run_id: &str) {
-    let jobs = data.run_dir(repo, run_id).root().join("jobs");
-    let Ok(entries) = std::fs::read_dir(&jobs) else {
-        return;
-    };
-    let mut logs: Vec<PathBuf> = entries
-        .flatten()
-        .map(|entry| entry.path().join("job.log"))
-        .filter(|path| path.is_file())
-        .collect();
-    logs.sort();
-    for path in logs {
-        let job = path
-            .parent()
-            .and_then(|dir| dir.file_name())
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        println!("\n(log ...) lines of job {job}");
-        for line in std::fs::read_to_string(&path).unwrap_or_default().lines() {
-            println!("  | {line}");
-        }
-    }
-}
-
-/// `quire-ci` in the directory of the running `quire`, if it is built.
-fn sibling_quire_ci(quire: &std::path::Path) -> Option<PathBuf> {
-    let path = quire.with_file_name("quire-ci");
-    path.is_file().then_some(path)
+    let runner_log = data.run_dir(&run.repo, &run.id).runner_log();
+    eprintln!("\nquire-ci's output ({}):", runner_log.display());
+    eprint!(
+        "{}",
+        std::fs::read_to_string(&runner_log).unwrap_or_default()
+    );
+    Err(format!("the demo run ended {}", run.state))
 }

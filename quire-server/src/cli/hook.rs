@@ -53,7 +53,7 @@ pub(super) fn post_receive(
     Ok(())
 }
 
-/// The repository name from the hook's working directory, which git
+/// Returns the repository name from the hook's working directory, which git
 /// sets to the bare repository `repos/<name>.git`.
 fn repo_from_cwd() -> Option<String> {
     let dir = std::env::var_os("GIT_DIR")

@@ -1,7 +1,7 @@
 //! The `quire` command line: `serve`, `repo new`, `hook post-receive`
 //! and `ci run|list|show`.
 //!
-//! Each subcommand lives in its own file; this module holds the
+//! Each subcommand lives in its own file; this module contains the
 //! argument definitions, logging setup and the exit codes.
 
 use std::path::PathBuf;
@@ -59,7 +59,8 @@ pub struct DemoArgs {
     /// Leave the server running until Ctrl-C.
     #[arg(long)]
     pub keep: bool,
-    /// The quire-ci program [default: `quire-ci` next to this binary].
+    /// The quire-ci program [default: the runner built into this
+    /// binary].
     #[arg(long, env = "QUIRE_CI_BIN")]
     pub quire_ci: Option<PathBuf>,
 }

@@ -102,3 +102,96 @@ impl Config {
         eval::parse_fennel(source, file, base)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(source: &str) -> Result<Config, ConfigError> {
+        Config::parse(source, "/d/config.fnl", Path::new("/d"))
+    }
+
+    #[test]
+    fn fennel_config_typed() {
+        let config = parse(
+            r#";; the operator's settings
+{:port 8080
+ :secrets {:deploy_key "k3y-value-long"
+           :npm {:file "npm.txt"}
+           :gh {:env "GH_TOKEN"}}
+ :ci {:transport :api :max-concurrent-runs 3}
+ :sentry {:dsn "https://key@errors.invalid/1"}}
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.port, 8080);
+        assert_eq!(config.transport, TransportMode::Api);
+        assert_eq!(config.max_concurrent_runs, 3);
+        let key = config.secrets["deploy_key"].reveal("deploy_key").unwrap();
+        assert_eq!(key.expose(), b"k3y-value-long");
+        assert_eq!(
+            config.secrets["npm"].spec(),
+            &SecretSpec::File("/d/npm.txt".into())
+        );
+        assert_eq!(
+            config.secrets["gh"].spec(),
+            &SecretSpec::Env("GH_TOKEN".into())
+        );
+        assert!(config.sentry_dsn.is_some());
+    }
+
+    #[test]
+    fn fennel_helpers_allowed() {
+        let config =
+            parse("(local n (+ 1 1))\n{:ci {:max-concurrent-runs (* n 2)}}\n")
+                .unwrap();
+        assert_eq!(config.max_concurrent_runs, 4);
+    }
+
+    #[test]
+    fn syntax_error_has_position() {
+        let err = parse("{:port 3000\n :ci {:transport :api}\n").unwrap_err();
+        assert!(matches!(err, ConfigError::Syntax(_)), "{err:?}");
+        let text = err.to_string();
+        assert!(text.starts_with("/d/config.fnl:"), "{text}");
+        let position: Vec<&str> = text.splitn(4, ':').collect();
+        assert!(position[1].parse::<usize>().is_ok(), "{text}");
+        assert!(position[2].parse::<usize>().is_ok(), "{text}");
+    }
+
+    #[test]
+    fn key_errors_through_fennel() {
+        let err = parse("{:ci {:transport :vault}}").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/d/config.fnl: :ci :transport: expected :filesystem or :api, \
+             got \"vault\""
+        );
+        let err = parse("{:port :eighty}").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/d/config.fnl: :port: expected an integer, got the string \
+             \"eighty\""
+        );
+    }
+
+    #[test]
+    fn missing_file_is_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::load(&dir.path().join("config.fnl")).unwrap();
+        assert_eq!(config.port, DEFAULT_PORT);
+        assert_eq!(config.transport, TransportMode::Filesystem);
+        assert_eq!(config.max_concurrent_runs, 1);
+    }
+
+    #[test]
+    fn file_paths_relative_to_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.fnl");
+        std::fs::write(&path, "{:secrets {:k {:file \"k.txt\"}}}").unwrap();
+        std::fs::write(dir.path().join("k.txt"), "from-file-value\n").unwrap();
+        let config = Config::load(&path).unwrap();
+        let value = config.secrets["k"].reveal("k").unwrap();
+        assert_eq!(value.expose(), b"from-file-value");
+    }
+}

@@ -2,10 +2,10 @@
 //! watcher thread that swaps in a new one when the file changes.
 //!
 //! The watcher polls the file's metadata (modification time, length
-//! and inode) once per interval instead of using inotify: one `stat` a
-//! second costs nothing and works on every file system. A broken edit
-//! keeps the last good config and logs the error; deleting the file
-//! returns to the defaults, as a missing file does at start.
+//! and inode) once per interval instead of using inotify, because one
+//! `stat` a second costs nothing and works on every file system. A
+//! broken edit keeps the last good config and logs the error. Deleting
+//! the file returns to the defaults, as a missing file does at start.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -134,5 +134,80 @@ impl Drop for ConfigWatcher {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use quire_proto::TransportMode;
+
+    use super::*;
+
+    /// Waits up to 5 s for `check` to hold on the current config.
+    fn eventually(handle: &ConfigHandle, check: impl Fn(&Config) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !check(&handle.get()) {
+            assert!(Instant::now() < deadline, "config never changed");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn edits_reloaded_broken_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.fnl");
+        std::fs::write(&path, "{:ci {:max-concurrent-runs 2}}").unwrap();
+        let (handle, _watcher) =
+            ConfigWatcher::start(path.clone(), Duration::from_millis(20))
+                .unwrap();
+        assert_eq!(handle.get().max_concurrent_runs, 2);
+
+        std::fs::write(&path, "{:ci {:transport :api}}").unwrap();
+        eventually(&handle, |c| c.transport == TransportMode::Api);
+        assert_eq!(handle.get().max_concurrent_runs, 1);
+
+        // A broken edit keeps the last good config.
+        std::fs::write(&path, "{:ci {:transport :api}").unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(handle.get().transport, TransportMode::Api);
+        std::fs::write(&path, "{:ci {:transport :bogus}}").unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(handle.get().transport, TransportMode::Api);
+
+        // Fixing it takes effect; deleting it returns to the defaults.
+        std::fs::write(&path, "{:ci {:max-concurrent-runs 5 :transport :api}}")
+            .unwrap();
+        eventually(&handle, |c| c.max_concurrent_runs == 5);
+        std::fs::remove_file(&path).unwrap();
+        eventually(&handle, |c| c.transport == TransportMode::Filesystem);
+        assert_eq!(handle.get().max_concurrent_runs, 1);
+    }
+
+    #[test]
+    fn broken_file_rejected_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.fnl");
+        std::fs::write(&path, "{:colour :blue}").unwrap();
+        let err = ConfigWatcher::start(path, Duration::from_millis(20))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains(":colour: unknown key"), "{err}");
+    }
+
+    #[test]
+    fn handle_shared_across_clones() {
+        let handle = ConfigHandle::new(Config::default());
+        let other = handle.clone();
+        let held = handle.get();
+        other.set(Config {
+            port: 9,
+            ..Config::default()
+        });
+        assert_eq!(handle.get().port, 9);
+        // A config already taken is not changed under its holder.
+        assert_eq!(held.port, super::super::DEFAULT_PORT);
     }
 }

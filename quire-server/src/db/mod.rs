@@ -7,8 +7,9 @@
 //! The database runs in WAL mode, so `quire ci list` and `quire ci show`
 //! can read it from another process while the server writes.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -58,6 +59,11 @@ pub struct Db {
     path: PathBuf,
     /// The writer of secret access rows, started on first use.
     accesses: OnceLock<secret_access::AccessWriter>,
+    /// State and token hash of runs the API has looked up, so the
+    /// secret endpoint does not query SQLite per request. Entries are
+    /// filled and changed only while `conn` is locked, so they always
+    /// match the table as this process wrote it.
+    auth_cache: RwLock<HashMap<String, runs::RunAuth>>,
 }
 
 impl Db {
@@ -70,6 +76,7 @@ impl Db {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
             accesses: OnceLock::new(),
+            auth_cache: RwLock::default(),
         })
     }
 

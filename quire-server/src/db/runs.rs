@@ -11,6 +11,7 @@
 //! them. Every change is one `UPDATE ... WHERE state IN (...)`, so two
 //! tasks racing to change one run cannot both win.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -20,7 +21,7 @@ use serde::Serialize;
 
 use super::{Db, DbError, now};
 
-/// Where a run is in its life.
+/// The stage of a run's life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunState {
@@ -63,7 +64,7 @@ impl RunState {
         )
     }
 
-    /// The states a run may move to from `self`.
+    /// Returns the states a run may move to from `self`.
     pub fn successors(self) -> &'static [RunState] {
         match self {
             RunState::Pending => {
@@ -135,7 +136,7 @@ pub struct Run {
 }
 
 impl Run {
-    /// The push this run was created from.
+    /// Returns the push this run was created from.
     pub fn push_meta(&self) -> PushMeta {
         PushMeta {
             sha: self.sha.clone(),
@@ -178,7 +179,7 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
     })
 }
 
-/// What the token check needs about a run.
+/// The fields of a run that the token check reads.
 #[derive(Debug, Clone)]
 pub struct RunAuth {
     pub state: RunState,
@@ -281,18 +282,43 @@ impl Db {
     }
 
     /// Returns the state and token hash of a run, for the API.
+    ///
+    /// Reads the cache first. Only the server process changes a run's
+    /// state or token, so the cache cannot go stale.
     pub fn run_auth(&self, id: &str) -> Result<Option<RunAuth>, DbError> {
+        if let Some(auth) = self.cached_auth().get(id) {
+            return Ok(Some(auth.clone()));
+        }
         let conn = self.conn();
         let row = conn
             .prepare_cached("SELECT state, token_hash FROM runs WHERE id = ?1")?
             .query_row([id], |row| Ok((row.get::<_, String>(0)?, row.get(1)?)))
             .optional()?;
-        Ok(row.and_then(|(state, token_hash)| {
+        let auth = row.and_then(|(state, token_hash)| {
             Some(RunAuth {
                 state: state.parse().ok()?,
                 token_hash,
             })
-        }))
+        });
+        // Still under the connection lock, so no change slips between
+        // the query and the cache.
+        if let Some(auth) = &auth {
+            self.cached_auth_mut().insert(id.to_string(), auth.clone());
+        }
+        drop(conn);
+        Ok(auth)
+    }
+
+    fn cached_auth(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, HashMap<String, RunAuth>> {
+        self.auth_cache.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn cached_auth_mut(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, RunAuth>> {
+        self.auth_cache.write().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Moves a run to `to`, refusing any change the state machine does
@@ -329,6 +355,9 @@ impl Db {
         }
         let changed = conn.prepare_cached(&sql)?.execute(&values[..])?;
         if changed == 1 {
+            if let Some(auth) = self.cached_auth_mut().get_mut(id) {
+                auth.state = to;
+            }
             return Ok(());
         }
         let current: Option<String> = conn
@@ -349,9 +378,10 @@ impl Db {
     /// Replaces a run's token hash, for a run whose token was lost in
     /// a restart before it was handed out.
     pub fn set_token_hash(&self, id: &str, hash: &[u8]) -> Result<(), DbError> {
-        self.conn()
-            .prepare_cached("UPDATE runs SET token_hash = ?1 WHERE id = ?2")?
+        let conn = self.conn();
+        conn.prepare_cached("UPDATE runs SET token_hash = ?1 WHERE id = ?2")?
             .execute(params![hash, id])?;
+        self.cached_auth_mut().remove(id);
         Ok(())
     }
 
@@ -484,6 +514,19 @@ mod tests {
             assert!(state.is_terminal());
             assert!(state.successors().is_empty());
         }
+    }
+
+    #[test]
+    fn cached_auth_follows_changes() {
+        let (_dir, db) = db();
+        run_in(&db, "r1", RunState::Active);
+        assert_eq!(db.run_auth("r1").unwrap().unwrap().state, RunState::Active);
+        db.transition("r1", RunState::Complete, None).unwrap();
+        let auth = db.run_auth("r1").unwrap().unwrap();
+        assert_eq!(auth.state, RunState::Complete);
+        db.set_token_hash("r1", &[9; 32]).unwrap();
+        let auth = db.run_auth("r1").unwrap().unwrap();
+        assert_eq!(auth.token_hash.as_deref(), Some(&[9u8; 32][..]));
     }
 
     #[test]

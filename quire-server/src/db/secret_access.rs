@@ -5,9 +5,9 @@
 //! a request only queues its row, and the thread commits whatever has
 //! queued up in one transaction. A commit per request would cap the
 //! secret endpoint at the rate of WAL appends. Reads through [`Db`]
-//! flush the queue first, so this process always reads its own rows;
-//! another process reads them after the next commit, a few
-//! microseconds later.
+//! flush the queue first, so this process always reads its own rows.
+//! Another process reads them after the writer's next commit, which
+//! starts as soon as a row is queued.
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;

@@ -9,10 +9,10 @@ use std::time::Duration;
 use super::{SocketReply, SocketRequest};
 use crate::ci::RefUpdate;
 
-/// How long a client waits for the server's answer.
+/// How long a client waits for the server's reply.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Why a request over the socket failed.
+/// A failed request over the socket.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error(

@@ -1,5 +1,5 @@
 //! `quire repo new`: a bare repository whose `post-receive` hook
-//! tells the server about each push.
+//! notifies the server of each push.
 //!
 //! The hook script records the absolute paths of the `quire` binary
 //! and the data directory at creation time, so it works whatever the
@@ -11,7 +11,7 @@ use std::process::Command;
 
 use crate::paths::{DataDir, validate_repo_name};
 
-/// Why a repository could not be created.
+/// A failure to create a repository.
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
     #[error("{0}")]

@@ -60,6 +60,7 @@ case "$mode" in
     ;;
   hang)
     rm -f "$boot"
+    echo "{\"at_ms\":$now,\"type\":\"job_started\",\"job\":\"build\"}" >> "$events"
     sleep 60 &
     echo $! > "$record/child_pid"
     echo $$ > "$record/pid"

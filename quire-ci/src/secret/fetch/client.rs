@@ -40,7 +40,7 @@ pub(super) struct Fetched {
     pub retries: u32,
 }
 
-/// What one try returned.
+/// The outcome of one try.
 enum Try {
     Done(Result<SecretValue, SecretError>),
     Retry(String),
@@ -93,7 +93,10 @@ impl HttpClient {
         let mut status = None;
         let mut last = String::new();
         for attempt in 0..self.retry.attempts {
-            tokio::time::sleep(self.retry.backoff(attempt)).await;
+            // A zero sleep still waits for the timer's next 1 ms tick.
+            if attempt > 0 {
+                tokio::time::sleep(self.retry.backoff(attempt)).await;
+            }
             let outcome = self.try_once(&url, name, &mut status).await;
             match outcome {
                 Try::Done(result) => {
@@ -190,7 +193,7 @@ async fn read_body(
     Ok(SecretValue::new(std::mem::take(&mut *body)))
 }
 
-/// The `error` sentence of an API error body, or a placeholder.
+/// Returns the `error` sentence of an API error body, or a placeholder.
 async fn error_message(response: reqwest::Response) -> String {
     let body = response.bytes().await.unwrap_or_default();
     match serde_json::from_slice::<ApiError>(&body) {
@@ -199,7 +202,8 @@ async fn error_message(response: reqwest::Response) -> String {
     }
 }
 
-/// A transport error with its causes, such as "connection refused".
+/// Formats a transport error with its causes, such as "connection
+/// refused".
 fn describe(err: &reqwest::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();

@@ -2,13 +2,14 @@
 //! job's thread uses to ask for a value, and [`SecretFetcher`], which
 //! owns the thread and joins it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use quire_proto::secret_api::validate_secret_name;
+use tokio::sync::Notify;
 
 use super::FetchConfig;
 use super::actor::{self, FetchRequest};
@@ -16,15 +17,41 @@ use super::client::HttpClient;
 use crate::secret::error::SecretError;
 use crate::secret::value::SecretValue;
 
+/// Wakes the actor when a request arrives or a sender goes away.
+///
+/// `Notify::notify_one` is a plain synchronisation call: a caller uses
+/// it without a runtime context and without entering the runtime, and
+/// a notification sent while the actor is busy is kept as a permit, so
+/// none is lost.
+pub(super) struct Doorbell {
+    pub notify: Notify,
+    /// Set by [`SecretFetcher::shutdown`]; the actor then stops.
+    pub stopping: AtomicBool,
+}
+
 /// Sends secret requests to the fetch thread and waits for replies.
 ///
 /// Cloning is cheap; every clone feeds the same actor. The handle holds
-/// no token and no async state.
+/// contains no token and no async state.
 #[derive(Clone)]
 pub struct FetchHandle {
-    requests: Sender<FetchRequest>,
+    sender: Arc<RequestSender>,
     next_id: Arc<AtomicU64>,
     timeout: Duration,
+}
+
+/// A request sender that rings the doorbell when it is dropped, so the
+/// actor notices when the last one is gone.
+struct RequestSender {
+    requests: Option<Sender<FetchRequest>>,
+    doorbell: Arc<Doorbell>,
+}
+
+impl Drop for RequestSender {
+    fn drop(&mut self) {
+        self.requests = None;
+        self.doorbell.notify.notify_one();
+    }
 }
 
 impl FetchHandle {
@@ -47,7 +74,9 @@ impl FetchHandle {
         let stopped = || SecretError::Stopped {
             name: name.to_string(),
         };
-        self.requests.send(request).map_err(|_| stopped())?;
+        let requests = self.sender.requests.as_ref().ok_or_else(stopped)?;
+        requests.send(request).map_err(|_| stopped())?;
+        self.sender.doorbell.notify.notify_one();
         match replies.recv_timeout(self.timeout) {
             Ok(result) => result,
             Err(RecvTimeoutError::Timeout) => Err(SecretError::Timeout {
@@ -64,7 +93,7 @@ impl FetchHandle {
     }
 }
 
-/// Why the secret-fetch thread could not start.
+/// An error that kept the secret-fetch thread from starting.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchStartError {
     /// The server URL is not a plain `http://` URL.
@@ -95,8 +124,7 @@ pub struct SecretFetcher {
     requests: Option<Sender<FetchRequest>>,
     next_id: Arc<AtomicU64>,
     timeout: Duration,
-    /// Dropped to tell the bridge to stop reading requests.
-    stop: Option<Sender<()>>,
+    doorbell: Arc<Doorbell>,
     thread: Option<JoinHandle<()>>,
     runtime_threads: Arc<Mutex<Vec<ThreadId>>>,
 }
@@ -123,38 +151,42 @@ impl SecretFetcher {
         .map_err(FetchStartError::InvalidToken)?;
 
         let (requests, incoming) = crossbeam_channel::unbounded();
-        let (stop, stopped) = crossbeam_channel::bounded(0);
+        let doorbell = Arc::new(Doorbell {
+            notify: Notify::new(),
+            stopping: AtomicBool::new(false),
+        });
+        let bell = Arc::clone(&doorbell);
         let runtime_threads = Arc::new(Mutex::new(Vec::new()));
         let threads = Arc::clone(&runtime_threads);
         let thread = std::thread::Builder::new()
             .name("secret-fetch".into())
-            .spawn(move || run_thread(client, incoming, stopped, threads))
+            .spawn(move || run_thread(client, incoming, bell, threads))
             .map_err(|e| FetchStartError::Thread(e.to_string()))?;
 
         Ok(Self {
             requests: Some(requests),
             next_id: Arc::new(AtomicU64::new(1)),
             timeout: config.timeout,
-            stop: Some(stop),
+            doorbell,
             thread: Some(thread),
             runtime_threads,
         })
     }
 
-    /// A new handle for a thread that resolves secrets.
+    /// Returns a new handle for a thread that resolves secrets.
     pub fn handle(&self) -> FetchHandle {
         FetchHandle {
-            requests: self
-                .requests
-                .clone()
-                .expect("the sender lives until shutdown"),
+            sender: Arc::new(RequestSender {
+                requests: self.requests.clone(),
+                doorbell: Arc::clone(&self.doorbell),
+            }),
             next_id: Arc::clone(&self.next_id),
             timeout: self.timeout,
         }
     }
 
-    /// Every thread that ran the fetch thread's tokio runtime: the
-    /// fetch thread and its blocking pool.
+    /// Returns the threads that ran the fetch thread's tokio runtime:
+    /// the fetch thread and any blocking-pool threads.
     pub fn runtime_threads(&self) -> Vec<ThreadId> {
         self.runtime_threads
             .lock()
@@ -170,7 +202,8 @@ impl SecretFetcher {
 
     fn stop_and_join(&mut self) {
         self.requests = None;
-        self.stop = None;
+        self.doorbell.stopping.store(true, Ordering::Release);
+        self.doorbell.notify.notify_one();
         if let Some(thread) = self.thread.take()
             && thread.join().is_err()
         {
@@ -188,11 +221,12 @@ impl Drop for SecretFetcher {
     }
 }
 
-/// The body of the secret-fetch thread.
+/// Runs the secret-fetch thread: builds its runtime and drives the
+/// actor to the end.
 fn run_thread(
     client: HttpClient,
     incoming: Receiver<FetchRequest>,
-    stopped: Receiver<()>,
+    doorbell: Arc<Doorbell>,
     threads: Arc<Mutex<Vec<ThreadId>>>,
 ) {
     let record = {
@@ -221,7 +255,7 @@ fn run_thread(
             return;
         }
     };
-    runtime.block_on(actor::run(client, incoming, stopped));
+    runtime.block_on(actor::run(client, incoming, doorbell));
     tracing::debug!(target: "quire_ci::secret", "secret-fetch thread ended");
 }
 

@@ -1,26 +1,26 @@
 //! The secret-fetch thread of the API transport.
 //!
 //! ```text
-//! Lua thread                          secret-fetch thread (tokio)
+//! Lua thread                        secret-fetch thread (tokio)
 //! FetchHandle::fetch(name, job)
 //!   FetchRequest {id, name, job, reply}
-//!   ──── crossbeam channel ────▶ bridge ──▶ actor task
-//!                                           owns HttpClient (reqwest
-//!                                           client + bearer token)
-//!                                           one fetch per name at once
+//!   ── crossbeam channel, then Notify ──▶ actor task
+//!                                         owns HttpClient (reqwest
+//!                                         client + bearer token);
+//!                                         one fetch per name at once
 //!   reply.recv_timeout(timeout) ◀── reply channel ──┘
 //! ```
 //!
 //! The design keeps async code off the Lua thread: it only sends on a
 //! crossbeam channel and waits on a reply channel with a timeout. It
-//! never calls `block_on`, never enters the tokio runtime and never
-//! sees the token. The actor task on the fetch thread owns the HTTP
+//! never calls `block_on`, never enters the tokio runtime and has no
+//! access to the token. The actor task on the fetch thread owns the HTTP
 //! client, so connections stay alive across fetches, and serves
 //! requests concurrently; requests for a name already being fetched
 //! wait for that same HTTP call.
 //!
 //! Shutdown: [`SecretFetcher::shutdown`] (or dropping it) stops the
-//! bridge, the actor aborts fetches still running, and the thread is
+//! actor, which aborts fetches still running, and the thread is
 //! joined. A waiting caller then gets `SecretError::Stopped`, never
 //! a hang. The actor also ends when every [`FetchHandle`] and the
 //! fetcher's own sender are gone.
@@ -38,7 +38,7 @@ use super::value::SecretValue;
 /// Default time a job waits for one secret from the server.
 pub const DEFAULT_SECRET_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How failed HTTP tries are repeated.
+/// The retry schedule for failed HTTP tries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Tries in all, the first included. Default 5.
@@ -73,7 +73,7 @@ impl RetryPolicy {
     }
 }
 
-/// What the secret-fetch thread needs to start.
+/// Settings of the secret-fetch thread.
 #[derive(Debug, Clone)]
 pub struct FetchConfig {
     /// Base URL of the server, `http://HOST:PORT`; plain HTTP only.
@@ -89,7 +89,7 @@ pub struct FetchConfig {
 }
 
 impl FetchConfig {
-    /// A config with the default retry policy.
+    /// Creates a config with the default retry policy.
     pub fn new(
         server_url: impl Into<String>,
         run_id: impl Into<String>,

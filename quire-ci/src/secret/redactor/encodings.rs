@@ -6,7 +6,7 @@
 //! Forms equal to the raw value are left out by the caller's dedup.
 
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
 
 /// Bytes that URL encoding keeps as they are: RFC 3986's unreserved
@@ -24,6 +24,9 @@ pub fn encoded_forms(value: &[u8]) -> Vec<Vec<u8>> {
         let form = base64_at_offset(value, offset);
         if !form.is_empty() {
             forms.push(form);
+        }
+        if let Some(tail) = base64_at_end(value, offset) {
+            forms.push(tail);
         }
     }
     let url = percent_encode(value, URL_UNRESERVED).to_string();
@@ -63,6 +66,24 @@ fn base64_at_offset(value: &[u8], offset: usize) -> Vec<u8> {
     encoded.as_bytes()[first..end].to_vec()
 }
 
+/// Returns the base64 of `value` at `offset` when the value ends the
+/// encoded blob: the characters of [`base64_at_offset`] followed by the
+/// last, partly filled character and the `=` padding. Without this
+/// form, `printf %s VALUE | base64` would leave that character and so
+/// a few bits of the value in the output. `None` when the value ends
+/// on a 3-byte boundary, where there is no partial character.
+fn base64_at_end(value: &[u8], offset: usize) -> Option<Vec<u8>> {
+    if (offset + value.len()).is_multiple_of(3) {
+        return None;
+    }
+    let mut padded = vec![0u8; offset];
+    padded.extend_from_slice(value);
+    let encoded = STANDARD.encode(&padded);
+    padded.fill(0);
+    let first = (8 * offset).div_ceil(6);
+    Some(encoded.as_bytes()[first..].to_vec())
+}
+
 /// Returns the value's text as it appears inside a JSON string, when
 /// it is UTF-8 and escaping changes it.
 fn json_escaped(value: &[u8]) -> Option<Vec<u8>> {
@@ -91,8 +112,6 @@ fn shell_single_quoted(value: &[u8]) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    use base64::engine::general_purpose::STANDARD;
-
     use super::*;
 
     fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -114,6 +133,25 @@ mod tests {
                     "prefix {prefix:?} suffix {suffix:?}: {encoded}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn base64_tail_forms_cover_whole_encoding() {
+        let value = b"secret-value-1";
+        let forms = encoded_forms(value);
+        for prefix in ["", "a", "ab"] {
+            let mut blob = prefix.as_bytes().to_vec();
+            blob.extend_from_slice(value);
+            let encoded = STANDARD.encode(&blob);
+            // Every character that carries bits of the value is covered,
+            // padding included.
+            let first_value_char = (8 * prefix.len()).div_ceil(6);
+            let covered = forms.iter().any(|f| {
+                encoded.as_bytes().ends_with(f)
+                    && f.len() >= encoded.len() - first_value_char
+            });
+            assert!(covered, "prefix {prefix:?}: {encoded}");
         }
     }
 

@@ -1,14 +1,14 @@
 //! The redactor: replaces every registered secret value, and its
 //! encoded forms, with `{{ name }}` in everything a run records.
 //!
-//! The search is an Aho-Corasick automaton (the `aho-corasick` crate,
-//! compiled to a DFA) over all patterns at once, so the cost per byte
+//! The search is an Aho-Corasick automaton (the `aho-corasick` crate)
+//! over all patterns at once, so the cost per byte
 //! does not grow with the number of secrets the way one substring
 //! search per value would. Values can be registered at any time, also
 //! while streams are open, because the API transport reveals them in
 //! the middle of a run: registering only records the value and bumps a
 //! generation counter, and the automaton is rebuilt lazily by the next
-//! redaction that sees a newer generation.
+//! redaction that finds a newer generation.
 //!
 //! Matching rules (see `scan` for how they hold across chunks):
 //! - The longest pattern wins among those starting at the leftmost
@@ -29,7 +29,8 @@ mod prefilter;
 mod scan;
 mod stream;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
@@ -42,6 +43,9 @@ pub use stream::StreamRedactor;
 
 /// Values shorter than this many bytes are not redacted.
 pub const MIN_REDACTED_LEN: usize = 8;
+
+/// Bytes a snapshot scans with its NFA before it builds its DFA.
+const DFA_AFTER_BYTES: usize = 1 << 20;
 
 /// Replaces registered values with `{{ name }}` in recorded text.
 pub struct Redactor {
@@ -64,13 +68,34 @@ struct PatternSet {
     /// `{{ name }}` for each registered name.
     replacements: Vec<Arc<[u8]>>,
     names: Vec<String>,
+    /// The same bytes as `bytes`, for finding duplicates in O(1).
+    seen: HashSet<PatternBytes>,
+}
+
+/// Pattern bytes that hash and compare by content, zeroed on drop.
+#[derive(Clone, PartialEq, Eq)]
+struct PatternBytes(Zeroizing<Vec<u8>>);
+
+impl std::hash::Hash for PatternBytes {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.as_slice().hash(state);
+    }
 }
 
 /// An immutable automaton over the patterns of one generation.
 pub(crate) struct Snapshot {
     generation: u64,
-    /// Leftmost-longest search over every pattern; `None` when empty.
+    /// Leftmost-longest search over every pattern, as a contiguous NFA,
+    /// which builds in about a tenth of the DFA's time; `None` when
+    /// empty.
     longest: Option<AhoCorasick>,
+    /// The same search as a DFA, built once this snapshot has scanned
+    /// [`DFA_AFTER_BYTES`]. A run that reveals values one by one, with
+    /// output in between, rebuilds its automaton after each, so only a
+    /// snapshot that lives long enough pays for the faster form.
+    fast: OnceLock<AhoCorasick>,
+    /// Bytes scanned with this snapshot so far.
+    scanned: AtomicUsize,
     /// Skips text that no pattern can occur in; `None` when empty.
     filter: Option<QgramFilter>,
     /// Standard-semantics automaton for overlapping search, built the
@@ -179,11 +204,11 @@ impl PatternSet {
     fn add(&mut self, bytes: Vec<u8>, replacement: usize) -> bool {
         // A value registered twice, or an encoding equal to the raw
         // value, adds one pattern; the first name registered keeps it.
-        let bytes = Zeroizing::new(bytes);
-        if bytes.is_empty() || self.bytes.contains(&bytes) {
+        let bytes = PatternBytes(Zeroizing::new(bytes));
+        if bytes.0.is_empty() || !self.seen.insert(bytes.clone()) {
             return false;
         }
-        self.bytes.push(bytes);
+        self.bytes.push(bytes.0);
         self.replacement.push(replacement);
         true
     }
@@ -194,6 +219,8 @@ impl Snapshot {
         Self {
             generation: 0,
             longest: None,
+            fast: OnceLock::new(),
+            scanned: AtomicUsize::new(0),
             filter: None,
             overlapping: OnceLock::new(),
             patterns: Vec::new(),
@@ -205,15 +232,13 @@ impl Snapshot {
     fn build(set: &PatternSet, generation: u64) -> Self {
         let patterns = set.bytes.clone();
         let longest = (!patterns.is_empty()).then(|| {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .kind(Some(AhoCorasickKind::DFA))
-                .build(patterns.iter().map(|p| p.as_slice()))
-                .expect("patterns within the automaton's limits")
+            leftmost_longest(&patterns, AhoCorasickKind::ContiguousNFA)
         });
         Self {
             generation,
             longest,
+            fast: OnceLock::new(),
+            scanned: AtomicUsize::new(0),
             filter: QgramFilter::new(patterns.iter().map(|p| p.as_slice())),
             overlapping: OnceLock::new(),
             max_len: patterns.iter().map(|p| p.len()).max().unwrap_or(0),
@@ -226,6 +251,23 @@ impl Snapshot {
         }
     }
 
+    /// Returns the leftmost-longest automaton for scanning `len` more
+    /// bytes: the DFA once this snapshot has scanned enough to pay for
+    /// building it, else the NFA. `None` when there are no patterns.
+    fn searcher(&self, len: usize) -> Option<&AhoCorasick> {
+        let nfa = self.longest.as_ref()?;
+        if let Some(dfa) = self.fast.get() {
+            return Some(dfa);
+        }
+        let scanned = self.scanned.fetch_add(len, Ordering::Relaxed) + len;
+        if scanned < DFA_AFTER_BYTES {
+            return Some(nfa);
+        }
+        Some(self.fast.get_or_init(|| {
+            leftmost_longest(&self.patterns, AhoCorasickKind::DFA)
+        }))
+    }
+
     fn overlapping(&self) -> &AhoCorasick {
         self.overlapping.get_or_init(|| {
             AhoCorasick::builder()
@@ -234,6 +276,17 @@ impl Snapshot {
                 .expect("patterns within the automaton's limits")
         })
     }
+}
+
+fn leftmost_longest(
+    patterns: &[Zeroizing<Vec<u8>>],
+    kind: AhoCorasickKind,
+) -> AhoCorasick {
+    AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostLongest)
+        .kind(Some(kind))
+        .build(patterns.iter().map(|p| p.as_slice()))
+        .expect("patterns within the automaton's limits")
 }
 
 /// Locks a mutex; a panic elsewhere never leaves pattern data half

@@ -23,7 +23,7 @@ use aho_corasick::{AhoCorasick, Anchored, Input, Match};
 use super::Snapshot;
 use super::prefilter::QGRAM;
 
-/// Where a scan stands in its buffer.
+/// The position of a scan in its buffer.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Cursor {
     /// First byte not yet emitted or replaced.
@@ -43,7 +43,7 @@ pub(crate) fn scan(
     eof: bool,
     out: &mut Vec<u8>,
 ) {
-    let Some(longest) = &snapshot.longest else {
+    let Some(longest) = snapshot.searcher(buf.len() - cursor.pos) else {
         out.extend_from_slice(&buf[cursor.pos..]);
         cursor.pos = buf.len();
         cursor.in_region = false;
@@ -99,7 +99,7 @@ pub(crate) fn scan(
 /// With a q-gram filter, the automaton runs only around probes that
 /// hit. An occurrence of length `n` contains a probed q-gram at some
 /// `i` with `i + QGRAM - n <= start <= i`, so the window
-/// `[i + QGRAM - max_len, i + 2 * max_len)` holds it, and every
+/// `[i + QGRAM - max_len, i + 2 * max_len)` contains it, and every
 /// occurrence that starts before `i + max_len` together with its
 /// longest alternative. A match found in the window is the leftmost
 /// one once it starts before `i + max_len`: any earlier occurrence
