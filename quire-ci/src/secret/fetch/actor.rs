@@ -51,6 +51,10 @@ pub(super) async fn run(
     doorbell: Arc<Doorbell>,
 ) {
     let client = Arc::new(client);
+    let early = {
+        let client = Arc::clone(&client);
+        tokio::spawn(async move { client.connect_early().await })
+    };
     let mut waiting: HashMap<String, Vec<Waiter>> = HashMap::new();
     let mut fetches: JoinSet<(String, Duration, Fetched)> = JoinSet::new();
     loop {
@@ -85,6 +89,7 @@ pub(super) async fn run(
     }
 
     // Callers still waiting get `Stopped` when their reply senders drop.
+    early.abort();
     fetches.shutdown().await;
     for (name, waiters) in waiting {
         for waiter in waiters {

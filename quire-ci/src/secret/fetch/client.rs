@@ -77,6 +77,31 @@ impl HttpClient {
         })
     }
 
+    /// Opens the keep-alive connection before the first secret is
+    /// requested, with `GET /healthz`, so that the first fetch does not
+    /// wait for a TCP handshake. A failure is only traced: the first
+    /// fetch then connects and reports its own error.
+    pub(super) async fn connect_early(&self) {
+        let url = format!("{}/healthz", self.server_url);
+        let started = std::time::Instant::now();
+        let outcome = match self.client.get(&url).send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                // Reading the body to its end returns the connection to
+                // the pool.
+                let _ = response.bytes().await;
+                format!("HTTP {status}")
+            }
+            Err(err) => describe(&err),
+        };
+        tracing::debug!(
+            target: "quire_ci::secret",
+            outcome = %outcome,
+            took_us = started.elapsed().as_micros() as u64,
+            "connected to the server early"
+        );
+    }
+
     /// Fetches `name`, retrying server errors and connection failures.
     pub(super) async fn fetch(&self, name: &str) -> Fetched {
         let path = match secret_path(&self.run_id, name) {
