@@ -330,6 +330,18 @@ fn start_rejects_bad_config() {
         let err = SecretFetcher::start(config).err().unwrap();
         assert!(err.to_string().contains(expected), "{url} {run}: {err}");
     }
+    let with_password = FetchConfig::new(
+        "https://user:hunter2-pass@127.0.0.1:1",
+        RUN_ID,
+        token(),
+        SECONDS,
+    );
+    let err = SecretFetcher::start(with_password).err().unwrap();
+    assert!(!err.to_string().contains("hunter2-pass"), "{err}");
+    let unparsable =
+        FetchConfig::new("::u:hunter2@x", RUN_ID, token(), SECONDS);
+    let err = SecretFetcher::start(unparsable).err().unwrap();
+    assert!(!err.to_string().contains("hunter2"), "{err}");
     let empty = FetchConfig::new(
         "http://127.0.0.1:1",
         RUN_ID,

@@ -16,6 +16,7 @@ use reqwest::header::{AUTHORIZATION, HeaderValue};
 use zeroize::Zeroizing;
 
 use super::RetryPolicy;
+use super::handle::FetchStartError;
 use crate::secret::error::SecretError;
 use crate::secret::value::SecretValue;
 
@@ -53,7 +54,7 @@ impl HttpClient {
         token: &SecretValue,
         attempt_timeout: Duration,
         retry: RetryPolicy,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, FetchStartError> {
         // Requests go straight to the server: a proxy from the
         // environment would see the token.
         let client = reqwest::Client::builder()
@@ -61,12 +62,15 @@ impl HttpClient {
             .tcp_nodelay(true)
             .timeout(attempt_timeout)
             .build()
-            .map_err(|e| describe(&e))?;
+            .map_err(|e| FetchStartError::Thread(describe(&e)))?;
         let mut bearer = Zeroizing::new(b"Bearer ".to_vec());
         bearer.extend_from_slice(token.expose());
-        let mut authorization = HeaderValue::from_bytes(&bearer).map_err(
-            |_| "the token contains bytes not allowed in an HTTP header",
-        )?;
+        let mut authorization =
+            HeaderValue::from_bytes(&bearer).map_err(|_| {
+                FetchStartError::InvalidToken(
+                    "it contains bytes not allowed in an HTTP header".into(),
+                )
+            })?;
         authorization.set_sensitive(true);
         Ok(Self {
             client,
