@@ -7,9 +7,9 @@
 //! When either is missing, as after `cargo test -p integration` on a
 //! fresh target directory, they are built once with `cargo build`.
 //!
-//! NOTE: binaries that exist are used as they are; after changing the
-//! server or the runner, run the whole workspace's tests (or
-//! `cargo build --bins`) so they are rebuilt.
+//! NOTE: binaries that exist are used as they are, so after changing
+//! the server or the runner, run the whole workspace's tests (or
+//! `cargo build --bins`) to rebuild them.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-/// A Fennel string literal holding `text`.
+/// Returns a Fennel string literal holding `text`.
 pub fn fennel_string(text: &str) -> String {
     let mut out = String::from("\"");
     for c in text.chars() {
@@ -17,7 +17,7 @@ pub fn fennel_string(text: &str) -> String {
     out
 }
 
-/// A `config.fnl` with the given transport (`filesystem` or `api`),
+/// Returns a `config.fnl` with the given transport (`filesystem` or `api`),
 /// secrets (the inside of the `:secrets` table, in Fennel) and room
 /// for two runs at once.
 pub fn config(transport: &str, secrets: &str) -> String {
@@ -27,7 +27,7 @@ pub fn config(transport: &str, secrets: &str) -> String {
     )
 }
 
-/// A shell snippet that waits until `path` exists, for at most 20
+/// Returns a shell snippet that waits until `path` exists, for at most 20
 /// seconds, so a pipeline can hold a job open while the test acts and
 /// never outlives the test by long.
 pub fn wait_for_path(path: &Path) -> String {
@@ -38,7 +38,7 @@ pub fn wait_for_path(path: &Path) -> String {
     )
 }
 
-/// A shell snippet that writes quire-ci's pid (the command's parent)
+/// Returns a shell snippet that writes quire-ci's pid (the command's parent)
 /// and the run's token, read from quire-ci's initial environment, to
 /// `<dir>/<tag>.pid` and `<dir>/<tag>.token`. The token is removed
 /// from the environment commands inherit, but `/proc` still shows

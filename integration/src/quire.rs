@@ -112,7 +112,8 @@ impl Quire {
         self.root.path().join("data")
     }
 
-    /// A directory outside the data directory for markers and captures.
+    /// Returns a directory outside the data directory, for markers and
+    /// captures.
     pub fn scratch(&self) -> PathBuf {
         self.root.path().join("scratch")
     }
@@ -125,7 +126,7 @@ impl Quire {
         std::fs::read_to_string(self.server_log_path()).unwrap_or_default()
     }
 
-    /// The API's address; panics when the server is not running.
+    /// Returns the API's address; panics when the server is not running.
     pub fn addr(&self) -> SocketAddr {
         self.server.as_ref().expect("the server is running").addr
     }
@@ -206,7 +207,7 @@ impl Quire {
             .push(pgid);
     }
 
-    /// A command for one of quire's programs with the test's
+    /// Builds a command for one of quire's programs with the test's
     /// environment: no user or system git config, no inherited quire
     /// settings.
     pub fn command(&self, program: &Path) -> Command {
@@ -261,7 +262,7 @@ impl Quire {
         Checkout::init(&self.root.path().join("checkouts").join(name), &bare)
     }
 
-    /// The runs of `repo`, newest first, from `quire ci list --json`.
+    /// Lists the runs of `repo`, newest first, with `quire ci list --json`.
     pub fn list_runs(&self, repo: &str) -> Vec<Value> {
         let text = self.quire_ok(&["ci", "list", repo, "--json"]);
         match serde_json::from_str(&text) {
@@ -270,7 +271,7 @@ impl Quire {
         }
     }
 
-    /// One run from `quire ci show RUN --json`.
+    /// Reads one run with `quire ci show RUN --json`.
     pub fn show(&self, run_id: &str) -> RunView {
         let text = self.quire_ok(&["ci", "show", run_id, "--json"]);
         let json = serde_json::from_str(&text).unwrap_or_else(|e| {

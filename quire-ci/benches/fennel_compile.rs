@@ -4,10 +4,12 @@
 //! file. Each job takes a destructured parameter table and uses `let`,
 //! `when` and `icollect`. Two loops over the file are timed in the same
 //! run. The baseline reads the file and runs the reader alone, and the
-//! measured loop reads it and compiles it to Lua. Prints
-//! the median and the fastest call of each, and their ratios. The
-//! fastest call is the figure least disturbed by other load on the
-//! machine. Target: a median compile within 5 ms.
+//! measured loop reads it and compiles it to Lua. For each loop the
+//! bench prints the median wall time of one call, the fastest call,
+//! and the median CPU time of the calling thread, with ratios to the
+//! baseline. CPU time leaves out the time other processes hold the
+//! cores, so it is the figure to compare on a busy machine. Target: a
+//! compile within 5 ms of median CPU time.
 //!
 //! Run with `cargo bench -p quire-ci --bench fennel_compile`.
 
@@ -32,10 +34,24 @@ fn pipeline() -> String {
     src
 }
 
-/// Median and fastest time of one call.
+/// Timings of one call.
 struct Timing {
     median: Duration,
     fastest: Duration,
+    median_cpu: Duration,
+}
+
+/// Returns the CPU time the calling thread has used.
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the call.
+    let rc =
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime failed");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// Runs `f` repeatedly for about `budget` and times each call.
@@ -44,16 +60,21 @@ fn time_calls(budget: Duration, mut f: impl FnMut()) -> Timing {
         f();
     }
     let mut samples = Vec::new();
+    let mut cpu_samples = Vec::new();
     let start = Instant::now();
     while start.elapsed() < budget || samples.len() < 20 {
+        let cpu = thread_cpu_time();
         let t = Instant::now();
         f();
         samples.push(t.elapsed());
+        cpu_samples.push(thread_cpu_time() - cpu);
     }
     samples.sort();
+    cpu_samples.sort();
     Timing {
         median: samples[samples.len() / 2],
         fastest: samples[0],
+        median_cpu: cpu_samples[cpu_samples.len() / 2],
     }
 }
 
@@ -93,27 +114,29 @@ fn main() {
     );
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
-    println!("                          median     fastest");
+    println!("                          median     fastest    CPU median");
+    for (name, t) in [
+        ("baseline read + reader", &read),
+        ("read + compile        ", &compile),
+    ] {
+        println!(
+            "  {name} {:>7.3} ms {:>7.3} ms {:>7.3} ms",
+            ms(t.median),
+            ms(t.fastest),
+            ms(t.median_cpu)
+        );
+    }
     println!(
-        "  baseline read + reader {:>7.3} ms {:>7.3} ms",
-        ms(read.median),
-        ms(read.fastest)
-    );
-    println!(
-        "  read + compile         {:>7.3} ms {:>7.3} ms",
-        ms(compile.median),
-        ms(compile.fastest)
-    );
-    println!(
-        "  ratio compile/baseline {:>7.2}x    {:>7.2}x",
+        "  ratio compile/baseline {:>7.2}x    {:>7.2}x    {:>7.2}x",
         ratio(compile.median, read.median),
-        ratio(compile.fastest, read.fastest)
+        ratio(compile.fastest, read.fastest),
+        ratio(compile.median_cpu, read.median_cpu)
     );
     let target = Duration::from_millis(5);
-    let verdict = if compile.median <= target {
+    let verdict = if compile.median_cpu <= target {
         "met"
     } else {
         "NOT met"
     };
-    println!("  target, median compile <= 5 ms: {verdict}");
+    println!("  target, compile <= 5 ms of median CPU time: {verdict}");
 }

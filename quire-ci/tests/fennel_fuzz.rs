@@ -96,7 +96,7 @@ const ATOMS: &[&str] = &[
     "$...",
     "&until",
     "&into",
-    "print",
+    "note",
     "ipairs",
     "pairs",
     "1",
@@ -116,8 +116,9 @@ const ATOMS: &[&str] = &[
 
 /// Binds the names the generated forms use, so that more of them get
 /// past the unknown-global check.
-const PRELUDE: &str =
-    "(local x 1) (var y 2) (local t {}) (local s \"s\") (local a {:b 1})";
+const PRELUDE: &str = "(local x 1) (var y 2) (local t {}) (local s \"s\") \
+     (local a {:b 1}) (local log []) \
+     (fn note [...] (table.insert log (select :# ...)) ...)";
 
 fn form() -> impl Strategy<Value = String> {
     let leaf = prop::sample::select(ATOMS).prop_map(str::to_owned);
@@ -189,7 +190,7 @@ fn expr() -> impl Strategy<Value = String> {
                 .prop_map(|(a, b)| format!("(do (set y {a}) {b})")),
             two.clone()
                 .prop_map(|(a, b)| format!("(do (tset t :k {a}) {b})")),
-            two.clone().prop_map(|(a, b)| format!("(print {a} {b})")),
+            two.clone().prop_map(|(a, b)| format!("(note {a} {b})")),
             two.clone().prop_map(|(a, b)| format!("[{a} {b}]")),
             two.clone().prop_map(|(a, b)| format!("{{:k {a} :j {b}}}")),
             two.clone().prop_map(|(a, b)| format!(
@@ -215,8 +216,9 @@ fn expr() -> impl Strategy<Value = String> {
             two.clone().prop_map(|(a, b)| format!("(-?> {a} (or {b}))")),
             two.clone()
                 .prop_map(|(a, b)| format!("(?. {{:k {a}}} :k {b})")),
-            two.clone()
-                .prop_map(|(a, b)| format!("(: (tostring {a}) :rep {b})")),
+            two.clone().prop_map(|(a, b)| format!(
+                "(: (type {a}) :rep (length [{b}]))"
+            )),
             two.prop_map(|(a, b)| format!("(pick-values 1 (values {a} {b}))")),
             three.prop_map(|(a, b, c)| format!(
                 "(case-try {a} p {b} q {c} (catch _ nil))"
@@ -225,18 +227,104 @@ fn expr() -> impl Strategy<Value = String> {
     })
 }
 
+/// Runs `e` inside each wrapper (`E` marks the spot) and checks that all
+/// of them return the same values, or all raise an error.
+fn prop_assert_positions_agree(
+    e: &str,
+    wrappers: &[&str],
+) -> Result<(), TestCaseError> {
+    let mut outcomes = Vec::new();
+    for wrapper in wrappers {
+        let source = format!("{PRELUDE}\n{}", wrapper.replace('E', e));
+        let compiled = fennel::compile(&source, &options());
+        prop_assert!(compiled.is_ok(), "{}\n{}", source, compiled.unwrap_err());
+        let lua_text = compiled.unwrap().lua;
+        let lua = mlua::Lua::new();
+        let result = lua.load(lua_text.as_str()).eval::<mlua::MultiValue>();
+        let outcome = match result {
+            Ok(values) => {
+                let values: Vec<mlua::Value> = values.into_iter().collect();
+                fennel::view::view_values(&values, " ")
+            }
+            Err(_) => "error".to_owned(),
+        };
+        outcomes.push((source, lua_text, outcome));
+    }
+    let (first_source, first_lua, first) = &outcomes[0];
+    for (source, lua_text, outcome) in &outcomes[1..] {
+        prop_assert!(
+            outcome == first,
+            "{} gives {}\n{}\nbut {} gives {}\n{}",
+            first_source,
+            first,
+            first_lua,
+            source,
+            outcome,
+            lua_text
+        );
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
     #[test]
     fn valid_expressions_compile_to_valid_lua(body in expr(), tail in expr()) {
-        let source = format!("{PRELUDE}\n{body}\n(fn g [...] {body})\n{tail}");
+        let source = format!(
+            "{PRELUDE}\n{body}\n(fn g [...]\n  {body})\n\n{tail}"
+        );
+        let compiled = fennel::compile(&source, &options());
+        prop_assert!(compiled.is_ok(), "{}\n{}", source, compiled.unwrap_err());
+        let lua_text = compiled.unwrap().lua;
+        // Code from Fennel line N starts on Lua line N, so the output can
+        // never have more lines than the source.
+        prop_assert!(
+            lua_text.lines().count() <= source.lines().count(),
+            "Lua ran past the Fennel lines\n{}\n---\n{}",
+            source,
+            lua_text
+        );
+        let lua = mlua::Lua::new();
+        let loaded = lua.load(lua_text.as_str()).set_name("@fuzz.fnl").into_function();
+        prop_assert!(loaded.is_ok(), "Lua rejected\n{}\n---\n{}\n---\n{:?}", source, lua_text, loaded.err());
+    }
+
+    #[test]
+    fn runtime_errors_name_their_line(
+        before in expr(),
+        wrapper in 0usize..8,
+    ) {
+        let raise = "(error \"boom\")";
+        let form = match wrapper {
+            0 => format!("(when true\n  {raise})"),
+            1 => format!("(if x\n  {raise} 1)"),
+            2 => format!("(icollect [_ v (ipairs [1])]\n  {raise})"),
+            3 => format!("(match 1 1\n  {raise})"),
+            4 => format!("(do {before}\n  {raise})"),
+            5 => format!("[{before}\n  {raise}]"),
+            6 => format!("(note {before}\n  {raise})"),
+            _ => format!("(let [z {before}]\n  {raise})"),
+        };
+        let source = format!("{PRELUDE}\n(local r\n  {form})\nr");
         let compiled = fennel::compile(&source, &options());
         prop_assert!(compiled.is_ok(), "{}\n{}", source, compiled.unwrap_err());
         let lua_text = compiled.unwrap().lua;
         let lua = mlua::Lua::new();
-        let loaded = lua.load(lua_text.as_str()).set_name("@fuzz.fnl").into_function();
-        prop_assert!(loaded.is_ok(), "Lua rejected\n{}\n---\n{}\n---\n{:?}", source, lua_text, loaded.err());
+        let result = lua.load(lua_text.as_str()).set_name("@fuzz.fnl").exec();
+        if let Err(err) = result {
+            let message = err.to_string();
+            // Only the raised error is checked: `before` may fail first.
+            if message.contains("boom") {
+                prop_assert!(
+                    message.contains("fuzz.fnl:4: boom"),
+                    "{}\n---\n{}\n---\n{}",
+                    source,
+                    lua_text,
+                    message
+                );
+            }
+        }
     }
 
     #[test]
@@ -325,5 +413,38 @@ fn deepest_accepted_forms_fit_a_small_stack() {
             close.repeat(depth)
         );
         let _ = compiles_on_small_stack(source);
+    }
+}
+
+proptest! {
+    // Each case compiles and runs 16 programs, so fewer cases.
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn expressions_give_the_same_values_in_every_position(e in expr()) {
+        let wrappers = [
+            "[E]",
+            "[((fn [] E))]",
+            "[(do E)]",
+            "[(let [] E)]",
+            "[(if true E)]",
+            "[(when true E)]",
+            "[(match 1 1 E)]",
+            "(fn g [] E)\n[(g)]",
+            "[(#(do E))]",
+        ];
+        prop_assert_positions_agree(&e, &wrappers)?;
+
+        // Positions that keep only the first value.
+        let first_value = [
+            "[(. [E] 1)]",
+            "(let [v E] [v])",
+            "(do (local v E) [v])",
+            "(do (var v nil) (set v E) [v])",
+            "(fn first-of [v] [v])\n(first-of E)",
+            "(let [(v) E] [v])",
+            "[(pick-values 1 E)]",
+        ];
+        prop_assert_positions_agree(&e, &first_value)?;
     }
 }

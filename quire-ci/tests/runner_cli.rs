@@ -594,3 +594,78 @@ fn fennel_sandbox_escape_fails() {
         assert!(shown.contains(expected), "{call}: {shown}");
     }
 }
+
+#[test]
+fn module_errors_name_module_file() {
+    let ws = Workspace::new(
+        "(local ci (require :quire.ci))\n\
+         (local a (require :a))\n\
+         (ci.job :x [:quire/push] (fn [] {}))\n",
+    );
+    ws.write(".quire/a.fnl", "(local b (require :b))\n{}\n");
+    ws.write(".quire/b.fnl", "(local a (require :a))\n{}\n");
+    let output = ws.run(&[]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.starts_with(
+            "error: .quire/b.fnl:1: require cycle: a -> b -> a; a module \
+             cannot require itself, directly or through others"
+        ),
+        "{stderr}"
+    );
+
+    ws.write(".quire/a.fnl", "(fn broken [)\n");
+    let output = ws.run(&[]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(stderr.starts_with("error: .quire/a.fnl:1:"), "{stderr}");
+}
+
+#[test]
+fn missing_pipeline_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .args(["validate", "--workspace"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let path = dir.path().canonicalize().unwrap().join(".quire/ci.fnl");
+    assert_eq!(
+        text(&output.stderr),
+        format!(
+            "error: no pipeline at {}; write one there, or point \
+             --workspace at a directory that contains .quire/ci.fnl\n",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn terminal_gets_colour_and_output() {
+    // `script` (util-linux) runs quire-ci with a pseudo-terminal as its
+    // standard output, as a developer's shell would.
+    let ws = Workspace::new(
+        "(local ci (require :quire.ci))\n\
+         (ci.job :build [:quire/push] (fn [{: sh}] (sh \"echo on-tty\") {}))\n",
+    );
+    let command = format!(
+        "{BIN} run --workspace '{}' --out-dir '{}'",
+        ws.path().display(),
+        ws.out().display()
+    );
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("script from util-linux runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let shown = text(&output.stdout);
+    assert!(shown.contains("on-tty"), "{shown}");
+    assert!(shown.contains("[build]"), "{shown}");
+    assert!(
+        shown.contains("\x1b[32m"),
+        "no colour on a terminal: {shown}"
+    );
+}

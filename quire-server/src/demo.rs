@@ -289,7 +289,8 @@ pub fn invoked_as_quire_ci() -> bool {
 /// Makes `<dir>/quire-ci`, a link to the `quire` binary, which then
 /// runs quire-ci's command line (the `quire` binary contains the whole
 /// runner library). `cargo run --bin quire` builds only `quire`, so
-/// this lets the demo work before `quire-ci` is built.
+/// the link makes the demo run with the runner of the same build, even
+/// when `quire-ci` is missing or older.
 pub fn runner_link(dir: &Path, quire: &Path) -> Result<PathBuf, DemoError> {
     let link = dir.join("quire-ci");
     let fail = |e: std::io::Error| DemoError::Write {

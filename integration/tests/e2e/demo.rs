@@ -9,7 +9,6 @@ use integration::binaries::binaries;
 use integration::http::get;
 
 #[test]
-#[ignore = "needs the api transport in quire-ci run"]
 fn demo_shows_redacted_run() {
     let cwd = tempfile::tempdir().unwrap();
     let output = Command::new(&binaries().quire)
@@ -51,7 +50,6 @@ fn demo_shows_redacted_run() {
 }
 
 #[test]
-#[ignore = "needs the api transport in quire-ci run"]
 fn demo_keep_leaves_server_running() {
     let cwd = tempfile::tempdir().unwrap();
     let mut command = Command::new(&binaries().quire);

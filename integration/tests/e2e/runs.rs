@@ -89,8 +89,7 @@ fn push_supersedes_active_run(transport: &str) {
 in_both_transports!(
     push_supersedes_active_run,
     filesystem: ,
-    api: #[ignore = "needs the api transport in quire-ci run"]
-);
+    api: );
 
 #[test]
 fn quick_pushes_supersede_first() {

@@ -72,8 +72,7 @@ fn secrets_read_and_redacted(transport: &str) {
 in_both_transports!(
     secrets_read_and_redacted,
     filesystem: ,
-    api: #[ignore = "needs the api transport in quire-ci run"]
-);
+    api: );
 
 fn file_and_env_sources(transport: &str) {
     const FROM_FILE: &str = "file-value-0b7d3e11";
@@ -130,8 +129,7 @@ fn file_and_env_sources(transport: &str) {
 in_both_transports!(
     file_and_env_sources,
     filesystem: ,
-    api: #[ignore = "needs the api transport in quire-ci run"]
-);
+    api: );
 
 const UNKNOWN_NAME: &str = r#"(local ci (require :quire.ci))
 
@@ -175,8 +173,7 @@ fn unknown_secret_fails_job(transport: &str) {
 in_both_transports!(
     unknown_secret_fails_job,
     filesystem: ,
-    api: #[ignore = "needs the api transport in quire-ci run"]
-);
+    api: );
 
 const TOKEN: &str = "tok-leak-test-4f8e2a9c71b3d560";
 const PEM: &str = "-----BEGIN TEST KEY-----\n\
@@ -333,8 +330,7 @@ fn secrets_reach_no_file(transport: &str) {
 in_both_transports!(
     secrets_reach_no_file,
     filesystem: ,
-    api: #[ignore = "needs the api transport in quire-ci run"]
-);
+    api: );
 
 /// A stand-in for quire-ci that copies the bootstrap file (and its
 /// mode) to `capture`, then runs the real quire-ci with the same
@@ -408,5 +404,4 @@ fn bootstrap_removed_and_empty(transport: &str) {
 in_both_transports!(
     bootstrap_removed_and_empty,
     filesystem: ,
-    api: #[ignore = "needs the api transport in quire-ci run"]
-);
+    api: );

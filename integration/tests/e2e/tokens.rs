@@ -98,8 +98,7 @@ fn tokens_die_and_stay_bound(transport: &str) {
 in_both_transports!(
     tokens_die_and_stay_bound,
     filesystem: ,
-    api: #[ignore = "needs the api transport in quire-ci run"]
-);
+    api: );
 
 fn killed_runner_fails_run(transport: &str) {
     let quire = Quire::start(&config(transport, &secrets()));
@@ -138,8 +137,7 @@ fn killed_runner_fails_run(transport: &str) {
 in_both_transports!(
     killed_runner_fails_run,
     filesystem: ,
-    api: #[ignore = "needs the api transport in quire-ci run"]
-);
+    api: );
 
 fn is_zombie(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))

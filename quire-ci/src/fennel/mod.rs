@@ -7,11 +7,11 @@
 //! compile errors that name the form.
 //!
 //! The pipeline is [`reader`] (text to forms with spans), then the
-//! single-pass [`compiler`] (forms to Lua text). Lua line N of the
-//! output comes from Fennel line N wherever the output has not already
-//! passed that line, so a chunk loaded with the chunk name `@<filename>`
-//! makes Lua's runtime errors and tracebacks name the right Fennel
-//! line without any line map.
+//! single-pass [`compiler`] (forms to Lua text). Code from Fennel line
+//! N starts on Lua line N wherever the output has not already passed
+//! that line. A chunk loaded with the chunk name `@<filename>` therefore
+//! gets runtime errors and tracebacks that name the right Fennel line,
+//! without any line map.
 //!
 //! A reference to a global the embedder did not allow is a compile
 //! error; [`lua_standard_globals`] lists Lua 5.4's own globals for

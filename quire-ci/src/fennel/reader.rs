@@ -13,6 +13,7 @@ use super::number::parse_number;
 /// Reads every top-level form of `source`.
 pub fn read_all(source: &str) -> Result<Vec<Node>, Diag> {
     Reader {
+        text: source,
         src: source.as_bytes(),
         pos: 0,
         line: 1,
@@ -25,6 +26,9 @@ pub fn read_all(source: &str) -> Result<Vec<Node>, Diag> {
 const MAX_DEPTH: usize = 200;
 
 struct Reader<'a> {
+    text: &'a str,
+    /// `text` as bytes; every delimiter is ASCII, so a token between
+    /// delimiters is always a valid slice of `text`.
     src: &'a [u8],
     pos: usize,
     line: u32,
@@ -384,15 +388,19 @@ impl<'a> Reader<'a> {
             self.pos += 1;
         }
         let sp = span(start, self.pos);
-        let bytes = &self.src[start..self.pos];
-        let Ok(text) = std::str::from_utf8(bytes) else {
+        let text = &self.text[start..self.pos];
+        if let Some(at) = text.bytes().position(|b| b.is_ascii_control()) {
+            let at = start + at;
             return Err(Diag::new(
-                sp,
-                "invalid UTF-8 in symbol",
-                "symbols must be UTF-8 text; put other bytes in a string \
-                 with \\x escapes",
+                span(at, at + 1),
+                format!(
+                    "invalid control character {:#04x} in source",
+                    self.src[at]
+                ),
+                "remove it, or write it inside a string as an escape \
+                 such as \\x01",
             ));
-        };
+        }
         let kind = classify_token(text).map_err(|message| {
             Diag::new(sp, message, "write the number in Lua syntax, such as 42, 0x2a, 1.5e3 or 1_000")
         })?;
@@ -554,6 +562,13 @@ mod tests {
             panic!()
         };
         assert!(items[0].is_sym("quote"));
+    }
+
+    #[test]
+    fn control_characters_rejected_in_symbols() {
+        let err = read_all("(print a\u{0}b)").unwrap_err();
+        assert!(err.message.contains("invalid control character 0x00"));
+        assert_eq!(err.span.start, 8);
     }
 
     #[test]

@@ -49,8 +49,8 @@ pub struct Pipeline {
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineLoadError {
     #[error(
-        "no pipeline at {path}; a workspace keeps its pipeline in \
-         {QUIRE_DIR}/{PIPELINE_FILE}"
+        "no pipeline at {path}; write one there, or point --workspace at \
+         a directory that contains {QUIRE_DIR}/{PIPELINE_FILE}"
     )]
     Missing { path: String },
     #[error("{0}")]
@@ -109,9 +109,11 @@ impl Runtime {
     /// Compiles and evaluates `.quire/ci.fnl`, then checks the graph.
     pub fn load_pipeline(&self) -> Result<Pipeline, PipelineLoadError> {
         let function = match self.modules.load_file(&self.lua, PIPELINE_FILE) {
-            Err(LoadError::Read { path, source })
+            Err(LoadError::Read { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound =>
             {
+                let path = self.modules.quire_dir().join(PIPELINE_FILE);
+                let path = path.display().to_string();
                 return Err(PipelineLoadError::Missing { path });
             }
             other => other?,

@@ -61,6 +61,11 @@ impl Modules {
         }
     }
 
+    /// Returns the workspace's `.quire` directory.
+    pub fn quire_dir(&self) -> &Path {
+        &self.quire_dir
+    }
+
     /// Returns a copy of the loaded sources, for error messages.
     pub fn sources(&self) -> HashMap<String, String> {
         self.sources.borrow().clone()

@@ -4,8 +4,11 @@
 //! The output is the point of the command, so it prints the run the
 //! way `quire ci show` does, with each secret shown as `{{ name }}`,
 //! and ends with the data directory and the commands to explore it.
-
-use std::path::PathBuf;
+//!
+//! Runs use the runner built into this binary unless `--quire-ci`
+//! names a program. A `quire-ci` found beside `quire` is not used,
+//! because `cargo run --bin quire` rebuilds only `quire`, and an older
+//! `quire-ci` left in the target directory would run the demo.
 
 use super::{CiCommand, DemoArgs};
 use crate::db::runs::RunState;
@@ -15,9 +18,7 @@ use crate::paths::DataDir;
 pub(super) fn demo(args: DemoArgs) -> Result<(), String> {
     let quire = std::env::current_exe()
         .map_err(|e| format!("cannot find this program's path: {e}"))?;
-    let quire_ci = args.quire_ci.or_else(|| sibling_quire_ci(&quire));
-
-    let demo = Demo::start(quire, quire_ci).map_err(|e| e.to_string())?;
+    let demo = Demo::start(quire, args.quire_ci).map_err(|e| e.to_string())?;
     let data = demo.paths().data_dir();
     println!("quire listening on {}", demo.url());
     println!("data directory: {}", data.root().display());
@@ -65,10 +66,4 @@ fn push_and_show(demo: &Demo, data: &DataDir) -> Result<(), String> {
         std::fs::read_to_string(&runner_log).unwrap_or_default()
     );
     Err(format!("the demo run ended {}", run.state))
-}
-
-/// `quire-ci` in the directory of the running `quire`, if it is built.
-fn sibling_quire_ci(quire: &std::path::Path) -> Option<PathBuf> {
-    let path = quire.with_file_name("quire-ci");
-    path.is_file().then_some(path)
 }

@@ -59,7 +59,8 @@ pub struct DemoArgs {
     /// Leave the server running until Ctrl-C.
     #[arg(long)]
     pub keep: bool,
-    /// The quire-ci program [default: `quire-ci` next to this binary].
+    /// The quire-ci program [default: the runner built into this
+    /// binary].
     #[arg(long, env = "QUIRE_CI_BIN")]
     pub quire_ci: Option<PathBuf>,
 }

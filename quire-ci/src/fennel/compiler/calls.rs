@@ -33,10 +33,13 @@ impl Compiler<'_> {
             }
             _ => self.one(head)?,
         };
-        let args = self.args(&items[1..])?;
+        // The function is evaluated before its arguments.
+        let mut operands = vec![f];
+        self.args_after(&mut operands, &items[1..])?;
+        let f = operands.remove(0);
         let mut code = String::new();
         lua_text::push_mark(&mut code, node.line);
-        code.push_str(&format!("{}({})", f.prefix(), join(&args)));
+        code.push_str(&format!("{}({})", f.prefix(), join(&operands)));
         Ok(Expr::new(code, EKind::Call))
     }
 
@@ -52,19 +55,22 @@ impl Compiler<'_> {
         let method_name = std::str::from_utf8(method)
             .ok()
             .filter(|m| lua_text::is_identifier(m));
-        let obj_code = match method_name {
-            Some(_) => obj.prefix(),
-            None if obj.is_pure() => obj.prefix(),
+        let obj = match method_name {
+            Some(_) => obj,
+            None if obj.is_pure() => obj,
             None => {
                 let tmp = self.gensym();
                 self.emit(
                     node.line,
                     &format!("local {tmp} = {}", obj.single()),
                 );
-                tmp
+                Expr::new(tmp, EKind::Name)
             }
         };
-        let args = self.args(args)?;
+        let mut operands = vec![obj];
+        self.args_after(&mut operands, args)?;
+        let obj_code = operands.remove(0).prefix();
+        let args = operands;
         let mut code = String::new();
         lua_text::push_mark(&mut code, node.line);
         code += &match method_name {

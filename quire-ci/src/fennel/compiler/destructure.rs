@@ -242,9 +242,9 @@ impl Compiler<'_> {
         tmp
     }
 
-    /// Returns the Lua text assigned to for a symbol or field target,
-    /// with `local` in front for new locals. The name itself is bound
-    /// later by [`Self::commit_target`].
+    /// Returns the Lua name or field that a symbol or field target
+    /// assigns to. A new name enters the scope only afterwards, in
+    /// [`Self::commit_target`], so the value cannot see it.
     fn simple_target(&mut self, node: &Node, mode: BindMode) -> R<String> {
         if let Some(list) = node.list() {
             // `(. tbl key ...)` as a `set` target.

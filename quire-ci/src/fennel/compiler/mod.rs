@@ -269,43 +269,83 @@ impl<'a> Compiler<'a> {
 
     /// Compiles `node` to exactly one expression.
     pub fn one(&mut self, node: &Node) -> R<Expr> {
-        let mut exprs = self.compile(node, Pos::Expr(Some(1)))?;
+        self.one_after(node, &mut [])
+    }
+
+    /// Compiles `node` to exactly one expression that is evaluated after
+    /// `earlier`; see [`Self::compile_after`].
+    pub fn one_after(&mut self, node: &Node, earlier: &mut [Expr]) -> R<Expr> {
+        let mut exprs =
+            self.compile_after(node, Pos::Expr(Some(1)), earlier)?;
         if exprs.is_empty() {
             return Ok(Expr::nil());
         }
-        let first = exprs.remove(0);
-        if exprs.iter().all(|e| e.kind != EKind::Call) {
-            return Ok(first);
+        if exprs[1..]
+            .iter()
+            .all(|e| e.is_pure() || e.kind == EKind::Varg)
+        {
+            return Ok(exprs.swap_remove(0));
         }
-        // Extra values are dropped but their calls still run, after the
-        // first value is computed.
+        // Extra values are dropped, but they are still evaluated, in
+        // order: Lua evaluates every expression of a local statement.
         let tmp = self.gensym();
-        self.emit(node.line, &format!("local {tmp} = {}", first.single()));
-        for extra in exprs {
-            if extra.kind == EKind::Call {
-                self.emit(node.line, &extra.code);
-            }
-        }
+        self.emit(node.line, &format!("local {tmp} = {}", join(&exprs)));
         Ok(Expr::new(tmp, EKind::Name))
+    }
+
+    /// Compiles `node` for the expression position `pos`, as the next
+    /// operand after the already compiled `earlier` ones. When `node`
+    /// needs statements, which run before the whole expression, the
+    /// impure `earlier` operands are first stored in locals, so
+    /// operands are still evaluated left to right.
+    pub fn compile_after(
+        &mut self,
+        node: &Node,
+        pos: Pos,
+        earlier: &mut [Expr],
+    ) -> R<Vec<Expr>> {
+        let outer = self.begin_buffer();
+        let result = self.compile(node, pos);
+        let stmts = self.end_buffer(outer);
+        if !stmts.is_empty() {
+            for e in earlier.iter_mut() {
+                if !e.is_pure() {
+                    let tmp = self.gensym();
+                    self.emit(
+                        node.line,
+                        &format!("local {tmp} = {}", e.single()),
+                    );
+                    *e = Expr::new(tmp, EKind::Name);
+                }
+            }
+            self.out.push_str(&stmts);
+        }
+        self.recycle(stmts);
+        result
     }
 
     /// Compiles argument-like forms: each to one value except the last,
     /// which keeps all of its values.
     pub fn args(&mut self, nodes: &[Node]) -> R<Vec<Expr>> {
         let mut out = Vec::with_capacity(nodes.len());
+        self.args_after(&mut out, nodes)?;
+        Ok(out)
+    }
+
+    /// Compiles argument-like forms into `out`, after the operands
+    /// already in it.
+    pub fn args_after(&mut self, out: &mut Vec<Expr>, nodes: &[Node]) -> R<()> {
         for (i, node) in nodes.iter().enumerate() {
             if i + 1 == nodes.len() {
-                let mut exprs = self.compile(node, Pos::Expr(None))?;
-                out.append(&mut exprs);
+                let exprs = self.compile_after(node, Pos::Expr(None), out)?;
+                out.extend(exprs);
             } else {
-                let e = self.one(node)?;
-                out.push(Expr::new(
-                    e.single(),
-                    if e.is_multi() { EKind::Single } else { e.kind },
-                ));
+                let e = self.one_after(node, out)?;
+                let kind = if e.is_multi() { EKind::Single } else { e.kind };
+                out.push(Expr::new(e.single(), kind));
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Compiles one form for `pos`.
@@ -356,17 +396,17 @@ impl<'a> Compiler<'a> {
     }
 
     fn table(&mut self, pairs: &[(Node, Node)]) -> R<Expr> {
-        let mut code = String::from("{");
-        for (i, (key, value)) in pairs.iter().enumerate() {
-            if i > 0 {
-                code.push_str(", ");
-            }
+        // Computed keys and all values, in evaluation order; `None`
+        // keys are written as `name = value`.
+        let mut operands: Vec<Expr> = Vec::with_capacity(pairs.len() * 2);
+        let mut names: Vec<Option<&str>> = Vec::with_capacity(pairs.len());
+        for (key, value) in pairs {
             match &key.kind {
                 Kind::Str(s)
                     if std::str::from_utf8(s)
                         .is_ok_and(lua_text::is_identifier) =>
                 {
-                    code.push_str(std::str::from_utf8(s).expect("checked"));
+                    names.push(Some(std::str::from_utf8(s).expect("checked")));
                 }
                 Kind::Nil => {
                     return Err(Diag::new(
@@ -376,14 +416,32 @@ impl<'a> Compiler<'a> {
                     ));
                 }
                 _ => {
-                    let k = self.one(key)?;
+                    let k = self.one_after(key, &mut operands)?;
+                    operands.push(k);
+                    names.push(None);
+                }
+            }
+            let v = self.one_after(value, &mut operands)?;
+            operands.push(v);
+        }
+
+        let mut code = String::from("{");
+        let mut next = operands.iter();
+        for (i, name) in names.iter().enumerate() {
+            if i > 0 {
+                code.push_str(", ");
+            }
+            match name {
+                Some(name) => code.push_str(name),
+                None => {
+                    let k = next.next().expect("a computed key");
                     code.push('[');
                     code.push_str(&k.single());
                     code.push(']');
                 }
             }
             code.push_str(" = ");
-            let v = self.one(value)?;
+            let v = next.next().expect("a value per key");
             code.push_str(&v.single());
         }
         code.push('}');

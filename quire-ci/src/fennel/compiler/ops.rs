@@ -67,9 +67,13 @@ impl Compiler<'_> {
                 }
             }
             _ => {
+                let mut operands = Vec::with_capacity(args.len());
+                for arg in args {
+                    let a = self.one_after(arg, &mut operands)?;
+                    operands.push(a);
+                }
                 let mut code = String::from("(");
-                for (i, arg) in args.iter().enumerate() {
-                    let a = self.one(arg)?;
+                for (i, a) in operands.iter().enumerate() {
                     if i > 0 {
                         code.push(' ');
                         code.push_str(op);
@@ -168,19 +172,22 @@ impl Compiler<'_> {
             other => other,
         };
         let joiner = if op == "~=" { " or " } else { " and " };
-        let mut values = Vec::with_capacity(args.len());
+        // In a chain every operand but the last appears twice, so each
+        // is stored in a local unless it is pure, in operand order.
+        let chain = args.len() > 2;
+        let mut operands: Vec<Expr> = Vec::with_capacity(args.len());
         for (i, arg) in args.iter().enumerate() {
-            let v = self.one(arg)?;
-            // Middle operands appear twice in a chain; evaluate them once.
-            let middle = i > 0 && i + 1 < args.len();
-            if middle && !v.is_pure() {
+            let v = self.one_after(arg, &mut operands)?;
+            let v = if chain && i + 1 < args.len() && !v.is_pure() {
                 let tmp = self.gensym();
                 self.emit(node.line, &format!("local {tmp} = {}", v.single()));
-                values.push(tmp);
+                Expr::new(tmp, EKind::Name)
             } else {
-                values.push(v.single());
-            }
+                v
+            };
+            operands.push(v);
         }
+        let values: Vec<String> = operands.iter().map(Expr::single).collect();
         let mut code = String::from("(");
         for i in 0..values.len() - 1 {
             if i > 0 {
