@@ -364,7 +364,13 @@ pub fn init_tracing(redactor: Option<&Arc<Redactor>>) {
     let filter = EnvFilter::try_from_env("QUIRE_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // quire-ci's stderr is usually the server's quire-ci.log, where
+    // colour codes would only clutter the file.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
     let _ = match redactor {
         Some(redactor) => builder
             .with_writer(RedactingMakeWriter::new(

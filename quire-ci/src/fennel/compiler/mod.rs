@@ -1,4 +1,4 @@
-//! The compiler core: positions, expressions, symbols and calls.
+//! The compiler core: bodies, statements, positions and hoisting.
 //!
 //! A single pass over the forms writes Lua text. Every form is compiled
 //! for a [`Pos`]: as a statement, in tail position (the value is

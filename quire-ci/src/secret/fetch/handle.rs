@@ -240,8 +240,11 @@ fn run_thread(
         }
     };
     record();
+    // The client needs sockets and timers only; `enable_all` would also
+    // start the signal and child-process drivers.
     let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
+        .enable_io()
+        .enable_time()
         .on_thread_start(record)
         .build();
     let runtime = match runtime {
