@@ -151,8 +151,6 @@ fn is_zombie(pid: i32) -> bool {
 /// from quire-ci's environment in `/proc`, so no recorded byte may
 /// carry it.
 #[test]
-#[ignore = "bug: in the filesystem transport quire-ci does not register \
-            the run token with the redactor"]
 fn filesystem_token_stays_out_of_logs() {
     let quire = Quire::start(&config("filesystem", &secrets()));
     let scratch = quire.scratch();
