@@ -735,6 +735,17 @@ ci.job("sleep", {"quire/push"}, function(rt) rt.sh("sleep 30") end)
 ci.job("coroutine", {"quire/push"}, function(rt)
   coroutine.wrap(function() while true do end end)()
 end)
+ci.job("pcall-loop", {"quire/push"}, function(rt)
+  for i = 1, 1e9 do pcall(function() while true do end end) end
+end)
+ci.job("resume-loop", {"quire/push"}, function(rt)
+  while true do
+    coroutine.resume(coroutine.create(function() while true do end end))
+  end
+end)
+ci.job("sh-pcall-loop", {"quire/push"}, function(rt)
+  while true do pcall(rt.sh, "sleep 30") end
+end)
 ci.job("quick", {"quire/push"}, function(rt) return {} end)"#,
         ),
         |o| o.job_timeout = Some(Duration::from_millis(300)),
@@ -751,6 +762,11 @@ ci.job("quick", {"quire/push"}, function(rt) return {} end)"#,
     assert!(run.message("sleep").ends_with(&expected("sleep")));
     assert_eq!(run.outcome("coroutine"), JobOutcome::Failed);
     assert!(run.message("coroutine").ends_with(&expected("coroutine")));
+    // Catching the timeout error does not let a job run on.
+    for job in ["pcall-loop", "resume-loop", "sh-pcall-loop"] {
+        assert_eq!(run.outcome(job), JobOutcome::Failed, "{job}");
+        assert!(run.message(job).ends_with(&expected(job)), "{job}");
+    }
     assert_eq!(run.outcome("quick"), JobOutcome::Complete);
 }
 

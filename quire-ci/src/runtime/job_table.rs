@@ -209,6 +209,9 @@ fn run_sh(
 ) -> mlua::Result<Table> {
     let run = &scope.run;
     let request = parse_request(scope, cmd, opts).map_err(|m| raise(lua, m))?;
+    if scope.deadline.is_some_and(|at| Instant::now() >= at) {
+        return Err(super::timeout_error(lua, scope.timeout_message()));
+    }
     let n = scope.sh_count.get() + 1;
     scope.sh_count.set(n);
     let display = request.program.display();
@@ -256,7 +259,7 @@ fn run_sh(
         timed_out: outcome.timed_out || outcome.job_timed_out,
     });
     if outcome.job_timed_out {
-        return Err(mlua::Error::RuntimeError(scope.timeout_message()));
+        return Err(super::timeout_error(lua, scope.timeout_message()));
     }
 
     let result = lua.create_table()?;

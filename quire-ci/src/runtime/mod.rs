@@ -182,19 +182,9 @@ impl Runtime {
             Ok(table) => table,
             Err(e) => return JobResult::Failed(self.describe(&e)),
         };
-        // A global hook, because coroutines the job creates copy the
-        // main thread's hook function and must see the deadline too.
         if let Some(deadline) = scope.deadline {
-            let message = scope.timeout_message();
-            let triggers = HookTriggers::new()
-                .every_nth_instruction(DEADLINE_CHECK_INTERVAL);
-            let hook = self.lua.set_global_hook(triggers, move |_, _| {
-                if Instant::now() >= deadline {
-                    Err(mlua::Error::RuntimeError(message.clone()))
-                } else {
-                    Ok(VmState::Continue)
-                }
-            });
+            let hook =
+                set_deadline_hook(&self.lua, deadline, scope.timeout_message());
             if let Err(e) = hook {
                 return JobResult::Failed(self.describe(&e));
             }
@@ -215,5 +205,42 @@ impl Runtime {
             )),
             Err(e) => JobResult::Failed(self.describe(&e)),
         }
+    }
+}
+
+/// Installs the hook that fails a job once `deadline` has passed.
+///
+/// It is a global hook, because coroutines the job creates copy the
+/// hook of the thread that creates them and must see the deadline too.
+fn set_deadline_hook(
+    lua: &Lua,
+    deadline: Instant,
+    message: String,
+) -> mlua::Result<()> {
+    let periodic =
+        HookTriggers::new().every_nth_instruction(DEADLINE_CHECK_INTERVAL);
+    lua.set_global_hook(periodic, move |lua, _| {
+        if Instant::now() < deadline {
+            return Ok(VmState::Continue);
+        }
+        Err(timeout_error(lua, message.clone()))
+    })
+}
+
+/// Returns the error that ends a job whose time is up.
+///
+/// A timeout is an ordinary Lua error, which `pcall` or
+/// `coroutine.resume` can catch. So the deadline hook is first
+/// reinstalled to run before every instruction: code that catches the
+/// error raises it again at its next instruction, until it reaches the
+/// job's function.
+pub(crate) fn timeout_error(lua: &Lua, message: String) -> mlua::Error {
+    let every = HookTriggers::new().every_nth_instruction(1);
+    let error = mlua::Error::RuntimeError(message.clone());
+    match lua.set_global_hook(every, move |_, _| {
+        Err(mlua::Error::RuntimeError(message.clone()))
+    }) {
+        Ok(()) => error,
+        Err(e) => e,
     }
 }
