@@ -494,6 +494,25 @@ ci.job("b", {"quire/push"}, function(rt) return rt.jobs("a") end)"#,
 }
 
 #[test]
+fn jobs_of_misspelt_id_suggests() {
+    let run = run(&pipeline(
+        r#"ci.job("build", {"quire/push"}, function(rt) return {} end)
+ci.job("test", {"build"}, function(rt) return rt.jobs("biuld") end)
+ci.job("deploy", {"build"}, function(rt) return rt.jobs("nothing") end)"#,
+    ));
+    assert_eq!(
+        run.message("test"),
+        ".quire/ci.fnl:3: job \"test\" reads the outputs of \"biuld\", but \
+         no job has that id; did you mean \"build\"?"
+    );
+    assert_eq!(
+        run.message("deploy"),
+        ".quire/ci.fnl:4: job \"deploy\" reads the outputs of \"nothing\", \
+         but no job has that id"
+    );
+}
+
+#[test]
 fn transitive_input_readable() {
     let run = run(&pipeline(
         r#"ci.job("a", {"quire/push"}, function(rt) return {v = "x"} end)

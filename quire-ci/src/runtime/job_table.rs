@@ -20,7 +20,7 @@ use quire_proto::{EventKind, LogStream};
 
 use super::location::{call_site, type_name};
 use crate::events::EventSink;
-use crate::pipeline::PUSH_SOURCE;
+use crate::pipeline::{PUSH_SOURCE, suggest};
 use crate::run::push::{PushInfo, PushSource};
 use crate::run::terminal::Terminal;
 use crate::secret::SecretRegistry;
@@ -39,6 +39,9 @@ pub struct RunShared {
     pub outputs: RefCell<HashMap<String, serde_json::Value>>,
     pub push_source: PushSource,
     push: OnceCell<PushInfo>,
+    /// The id of every job in the pipeline, to tell a misspelt id from
+    /// a job that is not an input.
+    pub job_ids: Vec<String>,
 }
 
 impl RunShared {
@@ -49,6 +52,7 @@ impl RunShared {
         registry: SecretRegistry,
         terminal: Terminal,
         push_source: PushSource,
+        job_ids: Vec<String>,
     ) -> Self {
         Self {
             workspace,
@@ -59,6 +63,7 @@ impl RunShared {
             outputs: RefCell::default(),
             push_source,
             push: OnceCell::new(),
+            job_ids,
         }
     }
 
@@ -478,6 +483,24 @@ fn read_job(lua: &Lua, scope: &JobScope, name: Value) -> mlua::Result<Value> {
     let name = name.to_string_lossy();
     if name == PUSH_SOURCE {
         return push_table(lua, scope.run.push()).map(Value::Table);
+    }
+    if !scope.run.job_ids.contains(&name) {
+        let known = scope
+            .run
+            .job_ids
+            .iter()
+            .map(String::as_str)
+            .chain([PUSH_SOURCE]);
+        let suggestion = suggest::closest(&name, known).map(str::to_string);
+        return Err(raise(
+            lua,
+            format!(
+                "job {:?} reads the outputs of {name:?}, but no job has that \
+                 id{}",
+                scope.job,
+                suggest::did_you_mean(&suggestion)
+            ),
+        ));
     }
     if !scope.upstream.contains(&name) {
         return Err(raise(
