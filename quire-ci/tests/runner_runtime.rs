@@ -725,6 +725,36 @@ end)"#,
 }
 
 #[test]
+fn stdlib_argument_errors_name_caller() {
+    let run = run(&pipeline(
+        r#"local std = require("quire.stdlib")
+ci.job("split", {"quire/push"}, function(rt) return std.split(nil, ",") end)
+ci.job("keys", {"quire/push"}, function(rt) return std.keys(nil) end)
+ci.job("merge", {"quire/push"}, function(rt) return std.merge({}, "x") end)
+ci.job("prefix", {"quire/push"}, function(rt)
+  return {std["starts-with?"]("abc", 1)}
+end)"#,
+    ));
+    assert_eq!(
+        run.message("split"),
+        ".quire/ci.fnl:3: split: argument 1 must be a string, got nil"
+    );
+    assert_eq!(
+        run.message("keys"),
+        ".quire/ci.fnl:4: keys: argument 1 must be a table, got nil"
+    );
+    assert_eq!(
+        run.message("merge"),
+        ".quire/ci.fnl:5: merge: argument 2 must be a table, got string"
+    );
+    assert_eq!(
+        run.message("prefix"),
+        ".quire/ci.fnl:7: starts-with?: argument 2 must be a string, got \
+         number"
+    );
+}
+
+#[test]
 fn memory_limit_fails_job() {
     let run = run_with(
         &pipeline(
