@@ -725,6 +725,35 @@ end)"#,
 }
 
 #[test]
+fn non_string_error_values_explained() {
+    let run = run(&pipeline(
+        r#"ci.job("table", {"quire/push"}, function(rt) error({code = 42}) end)
+ci.job("nil", {"quire/push"}, function(rt) error(nil) end)
+ci.job("string", {"quire/push"}, function(rt) error("nil") end)"#,
+    ));
+    let table = run.message("table");
+    assert!(
+        table.starts_with(
+            "the job raised an error whose value is not a message (table: 0x"
+        ),
+        "{table}"
+    );
+    assert!(
+        table.ends_with(
+            "); raise a string instead, such as (error \"what failed\")"
+        ),
+        "{table}"
+    );
+    assert_eq!(
+        run.message("nil"),
+        "the job raised an error whose value is not a message (nil); raise \
+         a string instead, such as (error \"what failed\")"
+    );
+    // A string that happens to read "nil" carries its position.
+    assert_eq!(run.message("string"), ".quire/ci.fnl:4: nil");
+}
+
+#[test]
 fn stdlib_argument_errors_name_caller() {
     let run = run(&pipeline(
         r#"local std = require("quire.stdlib")

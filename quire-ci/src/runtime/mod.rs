@@ -203,9 +203,26 @@ impl Runtime {
                  outputs, or nil to skip the job",
                 location::type_name(&other)
             )),
-            Err(e) => JobResult::Failed(self.describe(&e)),
+            Err(e) => JobResult::Failed(explain_error_value(self.describe(&e))),
         }
     }
+}
+
+/// Adds a hint to the message of an error whose value was not a
+/// string. Lua shows such a value only as its type (`table:
+/// 0x55d0c0a4e2a0`, `nil`), which names neither what failed nor where.
+fn explain_error_value(message: String) -> String {
+    let shown_as_type = ["table: 0x", "function: 0x", "thread: 0x"]
+        .iter()
+        .any(|prefix| message.starts_with(prefix))
+        || matches!(message.as_str(), "nil" | "true" | "false");
+    if !shown_as_type {
+        return message;
+    }
+    format!(
+        "the job raised an error whose value is not a message ({message}); \
+         raise a string instead, such as (error \"what failed\")"
+    )
 }
 
 /// Installs the hook that fails a job once `deadline` has passed.
