@@ -101,12 +101,29 @@ impl Modules {
             ..CompileOptions::default()
         };
         let compiled = fennel::compile(&source, &options)
-            .map_err(|e| LoadError::Compile(e.to_string()))?;
+            .map_err(|e| LoadError::Compile(explain_global(e).to_string()))?;
         self.sources
             .borrow_mut()
             .insert(display.to_string(), source);
         load_lua(lua, display, &compiled.lua)
     }
+}
+
+/// Replaces the compiler's help for a global the sandbox leaves out
+/// (`io`, `print`, ...), which would suggest declaring it, with what a
+/// pipeline uses instead.
+fn explain_global(mut error: fennel::CompileError) -> fennel::CompileError {
+    let name = error
+        .message
+        .strip_prefix("unknown global `")
+        .and_then(|rest| rest.strip_suffix('`'));
+    if let Some(hint) = name.and_then(super::sandbox::unavailable_hint) {
+        error.help = format!(
+            "{} is not available in a pipeline; {hint}",
+            name.unwrap_or_default()
+        );
+    }
+    error
 }
 
 /// Loads Lua text as a function whose errors name `display`.
