@@ -867,6 +867,12 @@ fn registration_errors_exact() {
              id or the source quire/push",
         ),
         (
+            "ci.job('a', {'quire/push'}, function() end)\n\
+             ci.job('b', {'a', 'quire/push', 'a'}, function() end)",
+            ".quire/ci.fnl:3: job \"b\" lists the input \"a\" twice; list \
+             each input once",
+        ),
+        (
             "ci.image('alpine')\nci.image('debian')",
             ".quire/ci.fnl:3: ci.image is called twice (\"alpine\", then \
              \"debian\"); a pipeline has one image, so keep one call",

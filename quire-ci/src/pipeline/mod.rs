@@ -60,6 +60,11 @@ pub enum PipelineError {
     )]
     EmptyInputs { job: String },
     #[error(
+        "job {job:?} lists the input {input:?} twice; list each input \
+         once"
+    )]
+    DuplicateInput { job: String, input: String },
+    #[error(
         "job {job:?} ({at}) has an unknown input {input:?}: an input is \
          the id of a job in this pipeline or the source quire/push{}",
         suggest::did_you_mean(suggestion)

@@ -112,6 +112,16 @@ fn register_job(
     if inputs.is_empty() {
         return Err(PipelineError::EmptyInputs { job: id });
     }
+    let repeated = inputs
+        .iter()
+        .enumerate()
+        .find(|(i, input)| inputs[..*i].contains(input));
+    if let Some((_, input)) = repeated {
+        return Err(PipelineError::DuplicateInput {
+            input: input.clone(),
+            job: id,
+        });
+    }
     let Value::Function(function) = run else {
         return Err(PipelineError::InvalidRunFn {
             job: id,
