@@ -925,6 +925,15 @@ fn registration_errors_exact() {
 }
 
 #[test]
+fn misspelt_ci_field_named() {
+    assert_eq!(
+        load_error(&pipeline("ci.jbo('a', {'quire/push'}, function() end)")),
+        ".quire/ci.fnl:2: quire.ci has no field \"jbo\"; it offers job and \
+         image, as in (ci.job id inputs run-fn)"
+    );
+}
+
+#[test]
 fn registering_inside_job_rejected() {
     let run = run(&pipeline(
         r#"ci.job("a", {"quire/push"}, function(rt)
