@@ -466,6 +466,21 @@ fn sh_option_errors() {
             "rt.sh('true', {env = {X = {}}})",
             "sh: :env value of X must be",
         ),
+        (
+            "rt.sh({'echo', 'a\\0b'})",
+            "sh: argument 2 of the command contains a NUL byte, which \
+             commands cannot receive; remove it",
+        ),
+        (
+            "rt.sh('echo a\\0b')",
+            "sh: the command contains a NUL byte, which commands cannot \
+             receive; remove it",
+        ),
+        (
+            "rt.sh('true', {env = {X = 'a\\0b'}})",
+            "sh: :env value of X contains a NUL byte, which commands cannot \
+             receive; remove it",
+        ),
     ];
     for (call, expected) in cases {
         let run = run(&pipeline(&format!(

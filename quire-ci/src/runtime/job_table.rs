@@ -281,18 +281,38 @@ fn run_sh(
 
 const SH_OPTIONS: &str = ":env :cwd :stdin :timeout :max-output";
 
+/// The end of the error for a NUL byte in a command, its arguments or
+/// its environment, which the operating system takes as the end of a
+/// string.
+const NUL_BYTE: &str = "a NUL byte, which commands cannot receive; remove it";
+
 fn parse_request(
     scope: &JobScope,
     cmd: Value,
     opts: Value,
 ) -> Result<ShRequest, String> {
     let program = match cmd {
-        Value::String(s) => Program::Shell(s.to_string_lossy()),
+        Value::String(s) => {
+            let line = s.to_string_lossy();
+            if line.contains('\0') {
+                return Err(format!("sh: the command contains {NUL_BYTE}"));
+            }
+            Program::Shell(line)
+        }
         Value::Table(t) => {
             let mut argv = Vec::new();
             for i in 1..=t.raw_len() {
                 match t.raw_get::<Value>(i) {
-                    Ok(Value::String(s)) => argv.push(s.to_string_lossy()),
+                    Ok(Value::String(s)) => {
+                        let arg = s.to_string_lossy();
+                        if arg.contains('\0') {
+                            return Err(format!(
+                                "sh: argument {i} of the command contains \
+                                 {NUL_BYTE}"
+                            ));
+                        }
+                        argv.push(arg);
+                    }
                     Ok(other) => {
                         return Err(format!(
                             "sh: argument {i} of the command is {}; every \
@@ -433,6 +453,11 @@ fn parse_env(value: Value) -> Result<Vec<(String, Option<String>)>, String> {
             return Err(format!("sh: {name:?} is not an environment name"));
         }
         let value = match value {
+            Value::String(s) if s.as_bytes().contains(&0) => {
+                return Err(format!(
+                    "sh: :env value of {name} contains {NUL_BYTE}"
+                ));
+            }
             Value::String(s) => Some(s.to_string_lossy()),
             Value::Integer(i) => Some(i.to_string()),
             Value::Number(n) => Some(n.to_string()),
