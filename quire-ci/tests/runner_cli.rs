@@ -184,6 +184,27 @@ fn compile_error_points_at_file() {
 }
 
 #[test]
+fn removed_global_help_names_alternative() {
+    let ws = Workspace::new(
+        "(local ci (require :quire.ci))\n\
+         (ci.job :a [:quire/push] (fn [] (print \"hi\") {}))\n",
+    );
+    let output = Command::new(BIN)
+        .args(["validate", "--workspace"])
+        .arg(ws.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        text(&output.stderr),
+        "error: .quire/ci.fnl:2:34: unknown global `print`\n\
+         2 | (ci.job :a [:quire/push] (fn [] (print \"hi\") {}))\n  \
+         |                                  ^^^^^\n\
+         help: print is not available in a pipeline; use log inside a job\n"
+    );
+}
+
+#[test]
 fn registration_error_at_call_line() {
     let ws = Workspace::new(
         "(local ci (require :quire.ci))\n\

@@ -466,6 +466,21 @@ fn sh_option_errors() {
             "rt.sh('true', {env = {X = {}}})",
             "sh: :env value of X must be",
         ),
+        (
+            "rt.sh({'echo', 'a\\0b'})",
+            "sh: argument 2 of the command contains a NUL byte, which \
+             commands cannot receive; remove it",
+        ),
+        (
+            "rt.sh('echo a\\0b')",
+            "sh: the command contains a NUL byte, which commands cannot \
+             receive; remove it",
+        ),
+        (
+            "rt.sh('true', {env = {X = 'a\\0b'}})",
+            "sh: :env value of X contains a NUL byte, which commands cannot \
+             receive; remove it",
+        ),
     ];
     for (call, expected) in cases {
         let run = run(&pipeline(&format!(
@@ -490,6 +505,25 @@ ci.job("b", {"quire/push"}, function(rt) return rt.jobs("a") end)"#,
         ".quire/ci.fnl:3: job \"b\" cannot read the outputs of \"a\": it is \
          not an input of \"b\", directly or through other jobs; add it to \
          the job's inputs"
+    );
+}
+
+#[test]
+fn jobs_of_misspelt_id_suggests() {
+    let run = run(&pipeline(
+        r#"ci.job("build", {"quire/push"}, function(rt) return {} end)
+ci.job("test", {"build"}, function(rt) return rt.jobs("biuld") end)
+ci.job("deploy", {"build"}, function(rt) return rt.jobs("nothing") end)"#,
+    ));
+    assert_eq!(
+        run.message("test"),
+        ".quire/ci.fnl:3: job \"test\" reads the outputs of \"biuld\", but \
+         no job has that id; did you mean \"build\"?"
+    );
+    assert_eq!(
+        run.message("deploy"),
+        ".quire/ci.fnl:4: job \"deploy\" reads the outputs of \"nothing\", \
+         but no job has that id"
     );
 }
 
@@ -706,6 +740,65 @@ end)"#,
 }
 
 #[test]
+fn non_string_error_values_explained() {
+    let run = run(&pipeline(
+        r#"ci.job("table", {"quire/push"}, function(rt) error({code = 42}) end)
+ci.job("nil", {"quire/push"}, function(rt) error(nil) end)
+ci.job("string", {"quire/push"}, function(rt) error("nil") end)"#,
+    ));
+    let table = run.message("table");
+    assert!(
+        table.starts_with(
+            "the job raised an error whose value is not a message (table: 0x"
+        ),
+        "{table}"
+    );
+    assert!(
+        table.ends_with(
+            "); raise a string instead, such as (error \"what failed\")"
+        ),
+        "{table}"
+    );
+    assert_eq!(
+        run.message("nil"),
+        "the job raised an error whose value is not a message (nil); raise \
+         a string instead, such as (error \"what failed\")"
+    );
+    // A string that happens to read "nil" carries its position.
+    assert_eq!(run.message("string"), ".quire/ci.fnl:4: nil");
+}
+
+#[test]
+fn stdlib_argument_errors_name_caller() {
+    let run = run(&pipeline(
+        r#"local std = require("quire.stdlib")
+ci.job("split", {"quire/push"}, function(rt) return std.split(nil, ",") end)
+ci.job("keys", {"quire/push"}, function(rt) return std.keys(nil) end)
+ci.job("merge", {"quire/push"}, function(rt) return std.merge({}, "x") end)
+ci.job("prefix", {"quire/push"}, function(rt)
+  return {std["starts-with?"]("abc", 1)}
+end)"#,
+    ));
+    assert_eq!(
+        run.message("split"),
+        ".quire/ci.fnl:3: split: argument 1 must be a string, got nil"
+    );
+    assert_eq!(
+        run.message("keys"),
+        ".quire/ci.fnl:4: keys: argument 1 must be a table, got nil"
+    );
+    assert_eq!(
+        run.message("merge"),
+        ".quire/ci.fnl:5: merge: argument 2 must be a table, got string"
+    );
+    assert_eq!(
+        run.message("prefix"),
+        ".quire/ci.fnl:7: starts-with?: argument 2 must be a string, got \
+         number"
+    );
+}
+
+#[test]
 fn memory_limit_fails_job() {
     let run = run_with(
         &pipeline(
@@ -735,6 +828,17 @@ ci.job("sleep", {"quire/push"}, function(rt) rt.sh("sleep 30") end)
 ci.job("coroutine", {"quire/push"}, function(rt)
   coroutine.wrap(function() while true do end end)()
 end)
+ci.job("pcall-loop", {"quire/push"}, function(rt)
+  for i = 1, 1e9 do pcall(function() while true do end end) end
+end)
+ci.job("resume-loop", {"quire/push"}, function(rt)
+  while true do
+    coroutine.resume(coroutine.create(function() while true do end end))
+  end
+end)
+ci.job("sh-pcall-loop", {"quire/push"}, function(rt)
+  while true do pcall(rt.sh, "sleep 30") end
+end)
 ci.job("quick", {"quire/push"}, function(rt) return {} end)"#,
         ),
         |o| o.job_timeout = Some(Duration::from_millis(300)),
@@ -751,6 +855,11 @@ ci.job("quick", {"quire/push"}, function(rt) return {} end)"#,
     assert!(run.message("sleep").ends_with(&expected("sleep")));
     assert_eq!(run.outcome("coroutine"), JobOutcome::Failed);
     assert!(run.message("coroutine").ends_with(&expected("coroutine")));
+    // Catching the timeout error does not let a job run on.
+    for job in ["pcall-loop", "resume-loop", "sh-pcall-loop"] {
+        assert_eq!(run.outcome(job), JobOutcome::Failed, "{job}");
+        assert!(run.message(job).ends_with(&expected(job)), "{job}");
+    }
     assert_eq!(run.outcome("quick"), JobOutcome::Complete);
 }
 
@@ -771,6 +880,12 @@ fn registration_errors_exact() {
             "ci.job('a', {}, function() end)",
             ".quire/ci.fnl:2: job \"a\" has no inputs; list at least one job \
              id or the source quire/push",
+        ),
+        (
+            "ci.job('a', {'quire/push'}, function() end)\n\
+             ci.job('b', {'a', 'quire/push', 'a'}, function() end)",
+            ".quire/ci.fnl:3: job \"b\" lists the input \"a\" twice; list \
+             each input once",
         ),
         (
             "ci.image('alpine')\nci.image('debian')",
@@ -822,6 +937,15 @@ fn registration_errors_exact() {
         let first = error.split("\n  ").next().unwrap();
         assert_eq!(first, expected, "{body}");
     }
+}
+
+#[test]
+fn misspelt_ci_field_named() {
+    assert_eq!(
+        load_error(&pipeline("ci.jbo('a', {'quire/push'}, function() end)")),
+        ".quire/ci.fnl:2: quire.ci has no field \"jbo\"; it offers job and \
+         image, as in (ci.job id inputs run-fn)"
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::{JobSpec, PUSH_SOURCE, PipelineError};
+use super::{JobSpec, PUSH_SOURCE, PipelineError, suggest};
 
 /// A checked job graph.
 #[derive(Debug, Clone)]
@@ -42,10 +42,15 @@ pub fn check(jobs: &[JobSpec]) -> Result<Graph, Vec<PipelineError>> {
                 Some(&j) => edges[i].push(j),
                 None => {
                     broken[i] = true;
+                    let known =
+                        jobs.iter().map(|j| j.id.as_str()).chain([PUSH_SOURCE]);
+                    let suggestion =
+                        suggest::closest(input, known).map(str::to_string);
                     errors.push(PipelineError::UnknownInput {
                         job: job.id.clone(),
                         input: input.clone(),
                         at: job.at.clone(),
+                        suggestion,
                     });
                 }
             }
@@ -248,6 +253,18 @@ mod tests {
         assert_eq!(
             errors[0].to_string(),
             "job \"test\" (.quire/ci.fnl:4) has an unknown input \"biuld\": \
+             an input is the id of a job in this pipeline or the source \
+             quire/push; did you mean \"build\"?"
+        );
+    }
+
+    #[test]
+    fn unknown_input_without_close_id() {
+        let jobs = [job("build", &["quire/push"]), job("test", &["lint"])];
+        let errors = check(&jobs).unwrap_err();
+        assert_eq!(
+            errors[0].to_string(),
+            "job \"test\" (.quire/ci.fnl:4) has an unknown input \"lint\": \
              an input is the id of a job in this pipeline or the source \
              quire/push"
         );

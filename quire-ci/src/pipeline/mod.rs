@@ -10,6 +10,7 @@
 
 pub mod graph;
 pub mod module;
+pub mod suggest;
 
 use std::fmt;
 
@@ -59,13 +60,21 @@ pub enum PipelineError {
     )]
     EmptyInputs { job: String },
     #[error(
+        "job {job:?} lists the input {input:?} twice; list each input \
+         once"
+    )]
+    DuplicateInput { job: String, input: String },
+    #[error(
         "job {job:?} ({at}) has an unknown input {input:?}: an input is \
-         the id of a job in this pipeline or the source quire/push"
+         the id of a job in this pipeline or the source quire/push{}",
+        suggest::did_you_mean(suggestion)
     )]
     UnknownInput {
         job: String,
         input: String,
         at: String,
+        /// The closest existing id, when one is close enough.
+        suggestion: Option<String>,
     },
     #[error(
         "jobs form a cycle: {} (each job lists the next as an input); \

@@ -67,6 +67,23 @@ pub fn ci_module(
         set_image(&mut regs.borrow_mut(), name).map_err(|e| raise(&at, e))
     })?;
     module.set("image", image)?;
+
+    // A misspelt field such as `ci.jbo` would otherwise fail with
+    // "attempt to call a nil value (field 'jbo')".
+    let meta = lua.create_table()?;
+    let missing = lua.create_function(|lua, (_, key): (Value, Value)| {
+        let key = match key {
+            Value::String(s) => s.to_string_lossy(),
+            other => type_name(&other),
+        };
+        let at = call_site(lua);
+        Err::<(), _>(mlua::Error::RuntimeError(format!(
+            "{at}: quire.ci has no field {key:?}; it offers job and image, \
+             as in (ci.job id inputs run-fn)"
+        )))
+    })?;
+    meta.set("__index", missing)?;
+    module.set_metatable(Some(meta))?;
     Ok(module)
 }
 
@@ -111,6 +128,16 @@ fn register_job(
     let inputs = read_inputs(&id, inputs)?;
     if inputs.is_empty() {
         return Err(PipelineError::EmptyInputs { job: id });
+    }
+    let repeated = inputs
+        .iter()
+        .enumerate()
+        .find(|(i, input)| inputs[..*i].contains(input));
+    if let Some((_, input)) = repeated {
+        return Err(PipelineError::DuplicateInput {
+            input: input.clone(),
+            job: id,
+        });
     }
     let Value::Function(function) = run else {
         return Err(PipelineError::InvalidRunFn {

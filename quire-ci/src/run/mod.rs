@@ -116,6 +116,7 @@ pub fn run_loaded(
         registry,
         terminal,
         options.push.clone(),
+        pipeline.spec.jobs.iter().map(|j| j.id.clone()).collect(),
     ));
     Ok(run_jobs(runtime, pipeline, &shared, options))
 }

@@ -20,7 +20,7 @@ use quire_proto::{EventKind, LogStream};
 
 use super::location::{call_site, type_name};
 use crate::events::EventSink;
-use crate::pipeline::PUSH_SOURCE;
+use crate::pipeline::{PUSH_SOURCE, suggest};
 use crate::run::push::{PushInfo, PushSource};
 use crate::run::terminal::Terminal;
 use crate::secret::SecretRegistry;
@@ -39,6 +39,9 @@ pub struct RunShared {
     pub outputs: RefCell<HashMap<String, serde_json::Value>>,
     pub push_source: PushSource,
     push: OnceCell<PushInfo>,
+    /// The id of every job in the pipeline, to tell a misspelt id from
+    /// a job that is not an input.
+    pub job_ids: Vec<String>,
 }
 
 impl RunShared {
@@ -49,6 +52,7 @@ impl RunShared {
         registry: SecretRegistry,
         terminal: Terminal,
         push_source: PushSource,
+        job_ids: Vec<String>,
     ) -> Self {
         Self {
             workspace,
@@ -59,6 +63,7 @@ impl RunShared {
             outputs: RefCell::default(),
             push_source,
             push: OnceCell::new(),
+            job_ids,
         }
     }
 
@@ -209,6 +214,9 @@ fn run_sh(
 ) -> mlua::Result<Table> {
     let run = &scope.run;
     let request = parse_request(scope, cmd, opts).map_err(|m| raise(lua, m))?;
+    if scope.deadline.is_some_and(|at| Instant::now() >= at) {
+        return Err(super::timeout_error(lua, scope.timeout_message()));
+    }
     let n = scope.sh_count.get() + 1;
     scope.sh_count.set(n);
     let display = request.program.display();
@@ -256,7 +264,7 @@ fn run_sh(
         timed_out: outcome.timed_out || outcome.job_timed_out,
     });
     if outcome.job_timed_out {
-        return Err(mlua::Error::RuntimeError(scope.timeout_message()));
+        return Err(super::timeout_error(lua, scope.timeout_message()));
     }
 
     let result = lua.create_table()?;
@@ -273,18 +281,38 @@ fn run_sh(
 
 const SH_OPTIONS: &str = ":env :cwd :stdin :timeout :max-output";
 
+/// The end of the error for a NUL byte in a command, its arguments or
+/// its environment, which the operating system takes as the end of a
+/// string.
+const NUL_BYTE: &str = "a NUL byte, which commands cannot receive; remove it";
+
 fn parse_request(
     scope: &JobScope,
     cmd: Value,
     opts: Value,
 ) -> Result<ShRequest, String> {
     let program = match cmd {
-        Value::String(s) => Program::Shell(s.to_string_lossy()),
+        Value::String(s) => {
+            let line = s.to_string_lossy();
+            if line.contains('\0') {
+                return Err(format!("sh: the command contains {NUL_BYTE}"));
+            }
+            Program::Shell(line)
+        }
         Value::Table(t) => {
             let mut argv = Vec::new();
             for i in 1..=t.raw_len() {
                 match t.raw_get::<Value>(i) {
-                    Ok(Value::String(s)) => argv.push(s.to_string_lossy()),
+                    Ok(Value::String(s)) => {
+                        let arg = s.to_string_lossy();
+                        if arg.contains('\0') {
+                            return Err(format!(
+                                "sh: argument {i} of the command contains \
+                                 {NUL_BYTE}"
+                            ));
+                        }
+                        argv.push(arg);
+                    }
                     Ok(other) => {
                         return Err(format!(
                             "sh: argument {i} of the command is {}; every \
@@ -425,6 +453,11 @@ fn parse_env(value: Value) -> Result<Vec<(String, Option<String>)>, String> {
             return Err(format!("sh: {name:?} is not an environment name"));
         }
         let value = match value {
+            Value::String(s) if s.as_bytes().contains(&0) => {
+                return Err(format!(
+                    "sh: :env value of {name} contains {NUL_BYTE}"
+                ));
+            }
             Value::String(s) => Some(s.to_string_lossy()),
             Value::Integer(i) => Some(i.to_string()),
             Value::Number(n) => Some(n.to_string()),
@@ -475,6 +508,24 @@ fn read_job(lua: &Lua, scope: &JobScope, name: Value) -> mlua::Result<Value> {
     let name = name.to_string_lossy();
     if name == PUSH_SOURCE {
         return push_table(lua, scope.run.push()).map(Value::Table);
+    }
+    if !scope.run.job_ids.contains(&name) {
+        let known = scope
+            .run
+            .job_ids
+            .iter()
+            .map(String::as_str)
+            .chain([PUSH_SOURCE]);
+        let suggestion = suggest::closest(&name, known).map(str::to_string);
+        return Err(raise(
+            lua,
+            format!(
+                "job {:?} reads the outputs of {name:?}, but no job has that \
+                 id{}",
+                scope.job,
+                suggest::did_you_mean(&suggestion)
+            ),
+        ));
     }
     if !scope.upstream.contains(&name) {
         return Err(raise(

@@ -182,19 +182,9 @@ impl Runtime {
             Ok(table) => table,
             Err(e) => return JobResult::Failed(self.describe(&e)),
         };
-        // A global hook, because coroutines the job creates copy the
-        // main thread's hook function and must see the deadline too.
         if let Some(deadline) = scope.deadline {
-            let message = scope.timeout_message();
-            let triggers = HookTriggers::new()
-                .every_nth_instruction(DEADLINE_CHECK_INTERVAL);
-            let hook = self.lua.set_global_hook(triggers, move |_, _| {
-                if Instant::now() >= deadline {
-                    Err(mlua::Error::RuntimeError(message.clone()))
-                } else {
-                    Ok(VmState::Continue)
-                }
-            });
+            let hook =
+                set_deadline_hook(&self.lua, deadline, scope.timeout_message());
             if let Err(e) = hook {
                 return JobResult::Failed(self.describe(&e));
             }
@@ -213,7 +203,61 @@ impl Runtime {
                  outputs, or nil to skip the job",
                 location::type_name(&other)
             )),
-            Err(e) => JobResult::Failed(self.describe(&e)),
+            Err(e) => JobResult::Failed(explain_error_value(self.describe(&e))),
         }
+    }
+}
+
+/// Adds a hint to the message of an error whose value was not a
+/// string. Lua shows such a value only as its type (`table:
+/// 0x55d0c0a4e2a0`, `nil`), which names neither what failed nor where.
+fn explain_error_value(message: String) -> String {
+    let shown_as_type = ["table: 0x", "function: 0x", "thread: 0x"]
+        .iter()
+        .any(|prefix| message.starts_with(prefix))
+        || matches!(message.as_str(), "nil" | "true" | "false");
+    if !shown_as_type {
+        return message;
+    }
+    format!(
+        "the job raised an error whose value is not a message ({message}); \
+         raise a string instead, such as (error \"what failed\")"
+    )
+}
+
+/// Installs the hook that fails a job once `deadline` has passed.
+///
+/// It is a global hook, because coroutines the job creates copy the
+/// hook of the thread that creates them and must see the deadline too.
+fn set_deadline_hook(
+    lua: &Lua,
+    deadline: Instant,
+    message: String,
+) -> mlua::Result<()> {
+    let periodic =
+        HookTriggers::new().every_nth_instruction(DEADLINE_CHECK_INTERVAL);
+    lua.set_global_hook(periodic, move |lua, _| {
+        if Instant::now() < deadline {
+            return Ok(VmState::Continue);
+        }
+        Err(timeout_error(lua, message.clone()))
+    })
+}
+
+/// Returns the error that ends a job whose time is up.
+///
+/// A timeout is an ordinary Lua error, which `pcall` or
+/// `coroutine.resume` can catch. So the deadline hook is first
+/// reinstalled to run before every instruction: code that catches the
+/// error raises it again at its next instruction, until it reaches the
+/// job's function.
+pub(crate) fn timeout_error(lua: &Lua, message: String) -> mlua::Error {
+    let every = HookTriggers::new().every_nth_instruction(1);
+    let error = mlua::Error::RuntimeError(message.clone());
+    match lua.set_global_hook(every, move |_, _| {
+        Err(mlua::Error::RuntimeError(message.clone()))
+    }) {
+        Ok(()) => error,
+        Err(e) => e,
     }
 }

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use mlua::{ChunkMode, Function, Lua, Table, Value};
+use mlua::{ChunkMode, Function, Lua, MultiValue, Table, Value};
 
 use crate::fennel::{self, CompileOptions};
 
@@ -101,12 +101,29 @@ impl Modules {
             ..CompileOptions::default()
         };
         let compiled = fennel::compile(&source, &options)
-            .map_err(|e| LoadError::Compile(e.to_string()))?;
+            .map_err(|e| LoadError::Compile(explain_global(e).to_string()))?;
         self.sources
             .borrow_mut()
             .insert(display.to_string(), source);
         load_lua(lua, display, &compiled.lua)
     }
+}
+
+/// Replaces the compiler's help for a global the sandbox leaves out
+/// (`io`, `print`, ...), which would suggest declaring it, with what a
+/// pipeline uses instead.
+fn explain_global(mut error: fennel::CompileError) -> fennel::CompileError {
+    let name = error
+        .message
+        .strip_prefix("unknown global `")
+        .and_then(|rest| rest.strip_suffix('`'));
+    if let Some(hint) = name.and_then(super::sandbox::unavailable_hint) {
+        error.help = format!(
+            "{} is not available in a pipeline; {hint}",
+            name.unwrap_or_default()
+        );
+    }
+    error
 }
 
 /// Loads Lua text as a function whose errors name `display`.
@@ -163,9 +180,7 @@ fn load_module(
     name: &str,
 ) -> mlua::Result<Value> {
     if name == "quire.stdlib" {
-        let function = load_lua(lua, "quire.stdlib", STDLIB)
-            .map_err(|e| mlua::Error::RuntimeError(e.to_string()))?;
-        return function.call(());
+        return load_stdlib(lua).map(Value::Table);
     }
     let Some(relative) = module_path(name) else {
         return Err(raise(lua, not_found(name, None)));
@@ -206,6 +221,34 @@ fn load_module(
         Value::Nil => Value::Boolean(true),
         value => value,
     })
+}
+
+/// Loads `quire.stdlib`, with each helper wrapped in a Rust function.
+///
+/// A helper's argument errors carry no position, and the wrapper
+/// prefixes the pipeline line that called it. Lua cannot name that line
+/// itself when the helper is tail-called, because a tail call replaces
+/// the caller's frame, while a call into Rust keeps it.
+fn load_stdlib(lua: &Lua) -> mlua::Result<Table> {
+    let function = load_lua(lua, "quire.stdlib", STDLIB)
+        .map_err(|e| mlua::Error::RuntimeError(e.to_string()))?;
+    let helpers: Table = function.call(())?;
+    let module = lua.create_table()?;
+    for pair in helpers.pairs::<Value, Function>() {
+        let (name, helper) = pair?;
+        let wrapped = lua.create_function(move |lua, args: MultiValue| {
+            helper.call::<MultiValue>(args).map_err(|e| match e {
+                mlua::Error::RuntimeError(message)
+                    if !message.starts_with("quire.stdlib:") =>
+                {
+                    raise(lua, message)
+                }
+                other => other,
+            })
+        })?;
+        module.raw_set(name, wrapped)?;
+    }
+    Ok(module)
 }
 
 /// `lib.util` → `lib/util.fnl`; `None` for a name that could leave the

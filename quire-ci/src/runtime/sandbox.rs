@@ -35,25 +35,50 @@ pub fn new_state(memory_limit: usize) -> mlua::Result<Lua> {
         safe_os.raw_set(*name, os.raw_get::<mlua::Value>(*name)?)?;
     }
     globals.raw_set("os", safe_os)?;
-    lua.load(EXPLAIN_MISSING).set_name("=sandbox").exec()?;
+    let hints = lua.create_table()?;
+    for (name, hint) in UNAVAILABLE {
+        hints.raw_set(*name, *hint)?;
+    }
+    lua.load(EXPLAIN_MISSING)
+        .set_name("=sandbox")
+        .call::<()>(hints)?;
     lua.set_memory_limit(memory_limit)?;
     Ok(lua)
 }
 
+/// Globals a pipeline does not have, each with what to use instead.
+const UNAVAILABLE: &[(&str, &str)] = &[
+    ("io", "use sh to read or write files"),
+    ("debug", "it is not part of the sandbox"),
+    (
+        "package",
+        "use require for quire.ci, quire.stdlib and .quire/ modules",
+    ),
+    ("load", "compile code into .quire/ modules and require them"),
+    (
+        "loadstring",
+        "compile code into .quire/ modules and require them",
+    ),
+    ("dofile", "use require for modules under .quire/"),
+    ("loadfile", "use require for modules under .quire/"),
+    ("print", "use log inside a job"),
+];
+
+/// Returns what to use instead of `name`, when it is a global the
+/// sandbox leaves out.
+pub fn unavailable_hint(name: &str) -> Option<&'static str> {
+    UNAVAILABLE
+        .iter()
+        .find(|(missing, _)| *missing == name)
+        .map(|(_, hint)| *hint)
+}
+
 /// Makes a read of a removed global or `os` function raise an error
 /// that names it and the alternative, instead of Lua's "attempt to
-/// index a nil value".
+/// index a nil value". The chunk's argument maps each removed global to
+/// its hint.
 const EXPLAIN_MISSING: &str = r#"
-local missing = {
-  io = "use sh to read or write files",
-  debug = "it is not part of the sandbox",
-  package = "use require for quire.ci, quire.stdlib and .quire/ modules",
-  load = "compile code into .quire/ modules and require them",
-  loadstring = "compile code into .quire/ modules and require them",
-  dofile = "use require for modules under .quire/",
-  loadfile = "use require for modules under .quire/",
-  print = "use log inside a job",
-}
+local missing = ...
 local function explain(name, hint)
   error(name .. " is not available in a pipeline; " .. hint, 3)
 end
