@@ -182,7 +182,7 @@ impl Compiler<'_> {
         let names: Vec<String> = clause
             .binds
             .iter()
-            .map(|(n, _)| super::local_name(n))
+            .map(|(n, _)| self.fresh_local(n))
             .collect();
         let values: Vec<&str> =
             clause.binds.iter().map(|(_, a)| a.as_str()).collect();
@@ -259,7 +259,10 @@ impl Compiler<'_> {
                 Ok(())
             }
             Kind::Seq(items) => {
-                clause.conds.push(format!("type({access}) == \"table\""));
+                let type_fn = self.global_ref("type");
+                clause
+                    .conds
+                    .push(format!("{type_fn}({access}) == \"table\""));
                 let mut index = 1;
                 let mut i = 0;
                 while i < items.len() {
@@ -273,7 +276,8 @@ impl Compiler<'_> {
                             ));
                         };
                         let value = if item.is_sym("&") {
-                            format!("{{table.unpack({access}, {index})}}")
+                            let table = self.global_ref("table");
+                            format!("{{{table}.unpack({access}, {index})}}")
                         } else {
                             access.to_owned()
                         };
@@ -294,7 +298,10 @@ impl Compiler<'_> {
                 Ok(())
             }
             Kind::Table(pairs) => {
-                clause.conds.push(format!("type({access}) == \"table\""));
+                let type_fn = self.global_ref("type");
+                clause
+                    .conds
+                    .push(format!("{type_fn}({access}) == \"table\""));
                 for (key, sub) in pairs {
                     if key.is_sym("&as") {
                         let name = self.check_bindable(sub)?.to_owned();
