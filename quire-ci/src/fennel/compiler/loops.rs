@@ -302,26 +302,27 @@ impl Compiler<'_> {
                 format!("write ({form} [sum 0 ...] body)"),
             ));
         }
+        if items[1].list().is_none()
+            && let Kind::Seq(bindings) = &items[1].kind
+            && bindings[0].sym().is_none()
+        {
+            let expanded = accumulate_destructured(node, form, bindings, body);
+            return self.compile(&expanded, pos);
+        }
         let acc_node = spec.main.remove(0);
         let init_node = spec.main.remove(0);
         let init = self.one(init_node)?;
         let acc = self.gensym();
         self.emit(node.line, &format!("local {acc} = {}", init.single()));
         self.scope.push_block();
-        match acc_node.sym() {
-            Some(_) => {
-                let name = self.check_bindable(acc_node)?;
-                self.scope.bind(name, acc.clone(), BindKind::Var);
-            }
-            None => {
+        let name = match self.check_bindable(acc_node) {
+            Ok(name) => name,
+            Err(e) => {
                 self.scope.pop();
-                return Err(Diag::new(
-                    acc_node.span,
-                    "the accumulator must be a name",
-                    format!("write ({form} [acc init ...] body)"),
-                ));
+                return Err(e);
             }
-        }
+        };
+        self.scope.bind(name, acc.clone(), BindKind::Var);
         if form == "faccumulate" {
             self.open_range(node, form, &spec)?;
         } else {
@@ -334,4 +335,40 @@ impl Compiler<'_> {
         self.scope.pop();
         self.deliver(node.line, vec![Expr::new(acc, EKind::Name)], pos)
     }
+}
+
+/// Rewrites an `accumulate` or `faccumulate` whose accumulator is a
+/// pattern, such as `(sum count)` or `[lo hi]`, as Fennel defines it:
+/// `(do (var pattern init) (each [...] (set pattern body)) pattern)`,
+/// where a `(a b)` accumulator yields `(values a b)`.
+fn accumulate_destructured(
+    node: &Node,
+    form: &str,
+    bindings: &[Node],
+    body: &[Node],
+) -> Node {
+    let sym = |name: &str| node.at(Kind::Sym(name.to_owned()));
+    let list = |items: Vec<Node>| node.at(Kind::List(items));
+    let (pattern, init) = (&bindings[0], &bindings[1]);
+    let mut body_form = vec![sym("do")];
+    body_form.extend(body.iter().cloned());
+    let iterate = if form == "faccumulate" { "for" } else { "each" };
+    let result = match pattern.list() {
+        Some(names) => {
+            let mut values = vec![sym("values")];
+            values.extend(names.iter().cloned());
+            list(values)
+        }
+        None => pattern.clone(),
+    };
+    list(vec![
+        sym("do"),
+        list(vec![sym("var"), pattern.clone(), init.clone()]),
+        list(vec![
+            sym(iterate),
+            node.at(Kind::Seq(bindings[2..].to_vec())),
+            list(vec![sym("set"), pattern.clone(), list(body_form)]),
+        ]),
+        result,
+    ])
 }
