@@ -255,13 +255,33 @@ impl Compiler<'_> {
                 ));
             }
         };
-        for f in init {
-            self.compile(f, Pos::Stmt)?;
+        // As in Fennel, `collect` takes a key and a value form, or one
+        // form yielding both; the others take exactly one form.
+        let most = if form == "collect" { 2 } else { 1 };
+        if body.len() > most {
+            let forms = if most == 2 {
+                "1 or 2 body forms"
+            } else {
+                "one body form"
+            };
+            return Err(Diag::new(
+                body[most].span,
+                format!("`{form}` expects {forms}, found {}", body.len()),
+                "wrap several forms in (do ...)",
+            ));
         }
         if form == "collect" {
             let key = self.gensym();
             let value = self.gensym();
-            let exprs = self.compile(last, Pos::Expr(Some(2)))?;
+            let exprs = match init.first() {
+                Some(key_form) => {
+                    let mut pair = vec![self.one(key_form)?];
+                    let v = self.one_after(last, &mut pair)?;
+                    pair.push(v);
+                    pair
+                }
+                None => self.compile(last, Pos::Expr(Some(2)))?,
+            };
             let exprs = if exprs.is_empty() {
                 "nil".to_owned()
             } else {
@@ -327,6 +347,14 @@ impl Compiler<'_> {
             self.open_range(node, form, &spec)?;
         } else {
             self.open_each(node, form, &spec)?;
+        }
+        if body.len() > 1 {
+            self.scope.pop();
+            return Err(Diag::new(
+                body[1].span,
+                format!("`{form}` expects one body form, found {}", body.len()),
+                "wrap several forms in (do ...)",
+            ));
         }
         let result = self.body(body, Pos::Expr(Some(1)), node.line);
         let v = result?.into_iter().next().unwrap_or_else(Expr::nil);
