@@ -29,7 +29,8 @@ pub struct Binding {
 
 #[derive(Debug, Default)]
 struct Frame {
-    names: HashMap<String, Binding>,
+    /// Fennel names this frame binds, to unbind when it closes.
+    names: Vec<String>,
     /// `Some(varargs)` for a function body, `None` for a block.
     function: Option<bool>,
     /// Number of `bind` calls on this frame, rebinding included.
@@ -42,9 +43,14 @@ struct Frame {
 }
 
 /// The scope stack of one compilation.
+///
+/// Bindings live in one map from Fennel name to a stack of (frame
+/// index, binding), innermost last, so a lookup hashes the name once
+/// however deep the nesting is.
 #[derive(Debug)]
 pub struct Scopes {
     frames: Vec<Frame>,
+    bindings: HashMap<String, Vec<(usize, Binding)>>,
     /// Globals declared with `global`, by Fennel name, to Lua name.
     globals: HashMap<String, String>,
     /// How many visible locals use each Lua name.
@@ -59,6 +65,7 @@ impl Scopes {
                 function: Some(true),
                 ..Frame::default()
             }],
+            bindings: HashMap::new(),
             globals: HashMap::new(),
             in_use: HashMap::new(),
         }
@@ -87,6 +94,11 @@ impl Scopes {
     pub fn pop(&mut self) {
         let frame = self.frames.pop().expect("a frame is open");
         debug_assert!(!self.frames.is_empty());
+        for name in frame.names {
+            if let Some(stack) = self.bindings.get_mut(&name) {
+                stack.pop();
+            }
+        }
         for lua in frame.taken {
             if let Some(count) = self.in_use.get_mut(&lua) {
                 *count -= 1;
@@ -130,13 +142,28 @@ impl Scopes {
     }
 
     pub fn bind(&mut self, name: &str, lua: String, kind: BindKind) {
+        let depth = self.frames.len() - 1;
         let frame = self.frames.last_mut().expect("a frame is open");
         frame.bind_count += 1;
-        frame.names.insert(name.to_owned(), Binding { lua, kind });
+        let binding = Binding { lua, kind };
+        let stack = match self.bindings.get_mut(name) {
+            Some(stack) => stack,
+            None => self.bindings.entry(name.to_owned()).or_default(),
+        };
+        match stack.last_mut() {
+            Some((at, existing)) if *at == depth => *existing = binding,
+            _ => {
+                stack.push((depth, binding));
+                frame.names.push(name.to_owned());
+            }
+        }
     }
 
     pub fn lookup(&self, name: &str) -> Option<&Binding> {
-        self.frames.iter().rev().find_map(|f| f.names.get(name))
+        self.bindings
+            .get(name)
+            .and_then(|stack| stack.last())
+            .map(|(_, binding)| binding)
     }
 
     pub fn declare_global(&mut self, name: &str, lua: String) {
@@ -154,9 +181,10 @@ impl Scopes {
 
     /// Returns every name visible here, locals and declared globals.
     pub fn visible_names(&self) -> impl Iterator<Item = &str> {
-        self.frames
+        self.bindings
             .iter()
-            .flat_map(|f| f.names.keys())
+            .filter(|(_, stack)| !stack.is_empty())
+            .map(|(name, _)| name)
             .chain(self.globals.keys())
             .map(String::as_str)
     }
