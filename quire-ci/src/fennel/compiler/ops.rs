@@ -60,6 +60,20 @@ impl Compiler<'_> {
                         format!("(1 {op} {})", a.single()),
                         EKind::Single,
                     ),
+                    // As in Fennel 1.5, these apply the operator to
+                    // their identity, so `(+ "5")` is the number 5 and
+                    // `(bor 1.5)` raises Lua's integer error.
+                    "+" | "*" | "band" | "bor" | "bxor" => {
+                        let identity = match name {
+                            "*" => "1",
+                            "band" => "-1",
+                            _ => "0",
+                        };
+                        Expr::new(
+                            format!("({identity} {op} {})", a.single()),
+                            EKind::Single,
+                        )
+                    }
                     _ => Expr::new(
                         a.single(),
                         if a.is_multi() { EKind::Single } else { a.kind },
