@@ -275,7 +275,7 @@ impl Compiler<'_> {
             }
             BindMode::Global => {
                 self.check_bindable(node)?;
-                Ok(lua_text::mangle(name))
+                Ok(self.global_ref(&lua_text::mangle(name)))
             }
             BindMode::Set => self.set_target(node, name),
         }
@@ -314,7 +314,7 @@ impl Compiler<'_> {
             ));
         }
         if let Some(lua) = self.scope.global(name) {
-            return Ok(lua.to_owned());
+            return Ok(self.global_ref(lua));
         }
         Err(Diag::new(
             node.span,
