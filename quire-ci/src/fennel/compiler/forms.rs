@@ -349,7 +349,7 @@ impl Compiler<'_> {
                 ));
             }
         };
-        if !matches!(pos, Pos::Tail) {
+        if !matches!(pos, Pos::Tail) || self.scope.in_hoisted_function() {
             return Err(Diag::new(
                 node.span,
                 "`tail!` used outside tail position",

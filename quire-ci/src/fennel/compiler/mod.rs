@@ -256,7 +256,7 @@ impl<'a> Compiler<'a> {
             None => {
                 let varargs = self.scope.varargs();
                 let saved = self.begin_buffer();
-                self.scope.push_function(varargs);
+                self.scope.push_hoisted(varargs);
                 let result = write(self, Pos::Tail);
                 self.scope.pop();
                 let inner = self.end_buffer(saved);

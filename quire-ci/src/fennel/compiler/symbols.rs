@@ -46,7 +46,7 @@ impl Compiler<'_> {
             return Ok(b.lua.clone());
         }
         if let Some(lua) = self.scope.global(name) {
-            return Ok(lua.to_owned());
+            return Ok(self.global_ref(lua));
         }
         if specials::is_special(name) {
             return Err(Diag::new(
@@ -58,7 +58,7 @@ impl Compiler<'_> {
             ));
         }
         if self.opts.allow_all_globals || self.allowed.contains(name) {
-            return Ok(mangle(name));
+            return Ok(self.global_ref(&mangle(name)));
         }
         let candidates = self
             .scope
@@ -78,11 +78,29 @@ impl Compiler<'_> {
         Err(Diag::new(span, format!("unknown global `{name}`"), help))
     }
 
+    /// Returns Lua text that reads the global `lua`: the bare name, or
+    /// `_ENV.name` while a local of that Lua name is visible. Generated
+    /// code reaches `type`, `table` and `error` this way, so a user
+    /// local named `type` neither breaks it nor needs renaming.
+    pub fn global_ref(&self, lua: &str) -> String {
+        if self.scope.lua_name_in_use(lua) {
+            format!("_ENV.{lua}")
+        } else {
+            lua.to_owned()
+        }
+    }
+
+    /// Returns a Lua name for a new local called `name`, unique among
+    /// the visible locals; the caller binds it with `scope.bind`.
+    pub fn fresh_local(&mut self, name: &str) -> String {
+        self.scope.fresh_local(local_name(name))
+    }
+
     /// Declares a new local for `name` in the innermost scope and returns
     /// its Lua name.
     pub fn declare(&mut self, node: &Node, kind: BindKind) -> R<String> {
         let name = self.check_bindable(node)?;
-        let lua = local_name(name);
+        let lua = self.fresh_local(name);
         self.scope.bind(name, lua.clone(), kind);
         Ok(lua)
     }
