@@ -5,6 +5,7 @@
 //!   config.fnl           operator's settings
 //!   quire.db             runs, jobs, commands, secret accesses
 //!   server.sock          push notifications from hooks
+//!   server.lock          held (flock) by the running server
 //!   repos/<name>.git     bare repositories
 //!   runs/<repo>/<run>/   workspace/, events.jsonl, jobs/<job>/sh-<n>.log
 //! ```
@@ -12,6 +13,7 @@
 //! Every other module gets its paths from this type instead of joining
 //! strings, so the layout can only change here.
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 /// The default data directory when neither `--data-dir` nor
@@ -53,6 +55,11 @@ impl DataDir {
 
     pub fn socket(&self) -> PathBuf {
         self.root.join("server.sock")
+    }
+
+    /// Returns the file a running server holds an exclusive lock on.
+    pub fn lock_file(&self) -> PathBuf {
+        self.root.join("server.lock")
     }
 
     pub fn repos(&self) -> PathBuf {
@@ -110,6 +117,16 @@ impl RunDir {
     pub fn sh_log(&self, job: &str, n: u32) -> PathBuf {
         self.root.join("jobs").join(job).join(format!("sh-{n}.log"))
     }
+}
+
+/// Creates `dir` and any missing parents with mode 0700, since the
+/// data directory holds the database, secrets in bootstrap files and
+/// run logs. A directory that already exists keeps its mode.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 /// Checks a repository name: ASCII letters, digits, `_`, `-` and `.`,

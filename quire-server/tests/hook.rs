@@ -279,3 +279,65 @@ async fn stop_leaves_run_for_reconcile() {
     assert_eq!(run.failure_reason.as_deref(), Some("server restarted"));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_serve_leaves_active_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_path = tmp.path().join("data");
+    let data = DataDir::new(&data_path);
+    let bin = tmp.path().join("bin");
+    let fake = install_fake_quire_ci(&bin);
+    std::fs::write(bin.join("control/mode"), "hang").unwrap();
+    let server = Server::start(ServeOptions {
+        data: data.clone(),
+        bind: Some("127.0.0.1:0".into()),
+        quire_ci: fake.clone(),
+        config_poll: Duration::from_millis(50),
+    })
+    .await
+    .unwrap();
+    stdout(&quire(&data_path, &["repo", "new", "widgets"]));
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q", "--initial-branch=main"]);
+    git(&work, &["config", "user.name", "Test"]);
+    git(&work, &["config", "user.email", "test@example.invalid"]);
+    commit_and_push(&work, &data.repo("widgets"), "held");
+
+    let db = Db::open(&data.database()).unwrap();
+    let run_id = db.list_runs(None, 1).unwrap()[0].id.clone();
+    let pid_file = bin.join("control").join(&run_id).join("pid");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !pid_file.exists() {
+        assert!(Instant::now() < deadline, "quire-ci never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+
+    let second = Command::new(QUIRE)
+        .arg("--data-dir")
+        .arg(&data_path)
+        .args(["serve", "--bind", "127.0.0.1:0", "--quire-ci"])
+        .arg(&fake)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "second server started: {stderr}");
+    assert!(
+        stderr.contains("another quire server is running"),
+        "{stderr}"
+    );
+
+    let run = db.run(&run_id).unwrap().unwrap();
+    assert_eq!(run.state.as_str(), "active");
+    assert_eq!(run.failure_reason, None);
+    assert!(common::alive(pid), "the second start killed quire-ci");
+    assert!(data.socket().exists(), "the first server's socket is gone");
+
+    server.stop().await;
+}
