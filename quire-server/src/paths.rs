@@ -130,17 +130,20 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Checks a repository name: ASCII letters, digits, `_`, `-` and `.`,
-/// not starting with `.`, at most 100 bytes. The name becomes a
-/// directory under `repos/` and `runs/`, so nothing else is allowed.
+/// not starting with `.` or `-`, at most 100 bytes. The name becomes a
+/// directory under `repos/` and `runs/` and an argument of git and of
+/// the hook, so nothing else is allowed. `repo new`, the hook and
+/// `ci run` all check names here.
 pub fn validate_repo_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 100 {
         return Err(format!(
             "invalid repository name {name:?}: use 1 to 100 characters"
         ));
     }
-    if name.starts_with('.') {
+    if name.starts_with('.') || name.starts_with('-') {
         return Err(format!(
-            "invalid repository name {name:?}: it may not start with `.`"
+            "invalid repository name {name:?}: it may not start with `.` \
+             or `-`"
         ));
     }
     let allowed = |b: u8| {
@@ -190,7 +193,7 @@ mod tests {
         for ok in ["widgets", "a.b-c_d", "X1"] {
             assert_eq!(validate_repo_name(ok), Ok(()), "{ok}");
         }
-        for bad in ["", ".hidden", "a/b", "a b", "w.git", "../x"] {
+        for bad in ["", ".hidden", "-rf", "--repo", "a/b", "a b", "w.git"] {
             assert!(validate_repo_name(bad).is_err(), "{bad:?}");
         }
     }

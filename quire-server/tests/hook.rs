@@ -341,3 +341,21 @@ async fn second_serve_leaves_active_run() {
 
     server.stop().await;
 }
+
+#[test]
+fn repo_name_with_dash_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_path = tmp.path().join("data");
+    for name in ["-rf", "--repo"] {
+        let output = quire(&data_path, &["repo", "new", "--", name]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{name} accepted");
+        assert!(stderr.contains("invalid repository name"), "{stderr}");
+        assert!(!data_path.join("repos").join(format!("{name}.git")).exists());
+
+        let output = quire(&data_path, &["ci", "run", "--", name]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "ci run {name} accepted");
+        assert!(stderr.contains("invalid repository name"), "{stderr}");
+    }
+}

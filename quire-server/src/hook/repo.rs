@@ -64,7 +64,7 @@ fn hook_script(data: &DataDir, name: &str, quire: &Path) -> String {
     format!(
         "#!/bin/sh\n\
          # Written by `quire repo new`: tells the quire server about a push.\n\
-         exec {} --data-dir {} hook post-receive --repo {}\n",
+         exec {} --data-dir={} hook post-receive --repo={}\n",
         shell_quote(&quire.display().to_string()),
         shell_quote(&data.root().display().to_string()),
         shell_quote(name),
@@ -92,14 +92,19 @@ mod tests {
         let script = std::fs::read_to_string(&hook).unwrap();
         assert!(script.contains(r"'/opt/it'\''s/quire'"), "{script}");
         assert!(
-            script.contains("hook post-receive --repo 'widgets'"),
+            script.contains("hook post-receive --repo='widgets'"),
             "{script}"
         );
         let mode = std::fs::metadata(&hook).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o755);
         let again = create(&data, "widgets", Path::new("/q")).unwrap_err();
         assert!(again.to_string().contains("already exists"), "{again}");
-        let bad = create(&data, "../x", Path::new("/q")).unwrap_err();
-        assert!(bad.to_string().contains("invalid repository name"), "{bad}");
+        for name in ["../x", "-rf"] {
+            let bad = create(&data, name, Path::new("/q")).unwrap_err();
+            assert!(
+                bad.to_string().contains("invalid repository name"),
+                "{bad}"
+            );
+        }
     }
 }
