@@ -135,12 +135,38 @@ async fn failed_and_unfinished_runs() {
     let run = h.wait_state(&run.id, RunState::Failed).await;
     assert_eq!(
         run.failure_reason.as_deref(),
-        Some("runner exited without finishing")
+        Some("runner exited without finishing (exit code 3)")
     );
     // The stand-in left its bootstrap file; the server removed it.
     let dir = h.data.run_dir("widgets", &run.id);
     assert!(!dir.bootstrap().exists());
     assert_eq!(h.db.jobs(&run.id).unwrap()[0].outcome, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_runner_takes_commands_along() {
+    let h = Harness::start(config(TransportMode::Filesystem, 1)).await;
+    h.set_mode("hang");
+    let run = h.ci.run_ref("widgets", None).unwrap();
+    h.wait_recorded(&run.id, "child_pid").await;
+    let pid: i32 = h.recorded(&run.id, "pid").parse().unwrap();
+    let child: i32 = h.recorded(&run.id, "child_pid").parse().unwrap();
+    assert!(alive(child), "its command is not running");
+
+    // SAFETY: kill(2) on the stand-in process this test's run started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+
+    let run = h.wait_state(&run.id, RunState::Failed).await;
+    assert_eq!(
+        run.failure_reason.as_deref(),
+        Some("runner exited without finishing (killed by signal 9)")
+    );
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while alive(child) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(!alive(child), "the command outlived quire-ci");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,6 +9,8 @@
 //! run is never killed and started at the same moment.
 
 use std::collections::HashMap;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -17,7 +19,7 @@ use quire_proto::{PushMeta, RunOutcome};
 use crate::config::ConfigHandle;
 use crate::db::runs::{Run, RunState};
 use crate::db::{Db, DbError};
-use crate::paths::{DataDir, validate_repo_name};
+use crate::paths::{DataDir, RunDir, validate_repo_name};
 
 pub mod dispatch;
 pub mod ingest;
@@ -29,7 +31,7 @@ pub use dispatch::RunnerSettings;
 use token::RunToken;
 
 /// The failure reason of a run whose quire-ci ended without a
-/// `run_finished` event.
+/// `run_finished` event; how quire-ci ended follows in brackets.
 pub const REASON_UNFINISHED: &str = "runner exited without finishing";
 /// How often a running run's new events are recorded.
 const EVENT_POLL: std::time::Duration = std::time::Duration::from_millis(250);
@@ -76,6 +78,14 @@ struct Slots {
     active: HashMap<String, ActiveRun>,
     /// Tokens minted at creation, waiting for their run's dispatch.
     tokens: HashMap<String, RunToken>,
+}
+
+/// What is known about a run once its quire-ci has exited.
+struct Ended {
+    summary: ingest::Summary,
+    /// quire-ci's exit status, when waiting for it succeeded.
+    status: Option<ExitStatus>,
+    dir: RunDir,
 }
 
 #[derive(Default)]
@@ -279,7 +289,8 @@ impl Ci {
         run.state = RunState::Active;
         let run_id = run.id.clone();
         let outcome = self.dispatch_and_wait(&run, token).await;
-        let finished = matches!(&outcome, Ok(s) if s.outcome.is_some());
+        let finished =
+            matches!(&outcome, Ok(ended) if ended.summary.outcome.is_some());
         if !finished && self.inner.stopping.load(Ordering::SeqCst) {
             // Killed by the shutdown, not finished: leave the run to
             // the next start's reconcile.
@@ -287,7 +298,7 @@ impl Ci {
             return;
         }
         let (state, reason) = match outcome {
-            Ok(summary) => final_state(&summary),
+            Ok(ended) => final_state(&ended),
             Err(reason) => (RunState::Failed, Some(reason)),
         };
         match self.inner.db.transition(&run_id, state, reason.as_deref()) {
@@ -315,7 +326,7 @@ impl Ci {
         &self,
         run: &Run,
         token: Option<RunToken>,
-    ) -> Result<ingest::Summary, String> {
+    ) -> Result<Ended, String> {
         let db = &self.inner.db;
         let token = match token {
             Some(token) => token,
@@ -370,7 +381,8 @@ impl Ci {
             }
             child
         };
-        tracing::info!(run_id = %run.id, pid = child.id(), "quire-ci started");
+        let pgid = child.id();
+        tracing::info!(run_id = %run.id, pid = pgid, "quire-ci started");
 
         let mut ingester = ingest::Ingester::new(&run.id, dir.clone());
         let mut ticks = tokio::time::interval(EVENT_POLL);
@@ -388,6 +400,11 @@ impl Ci {
                 }
             }
         };
+        // The job's commands share quire-ci's process group. Whatever
+        // ended quire-ci (even SIGKILL), none of them may outlive it.
+        if let Some(pgid) = pgid {
+            dispatch::kill_group(pgid);
+        }
         remove_bootstrap(&dir);
         match &status {
             Ok(status) => {
@@ -402,9 +419,14 @@ impl Ci {
             }
         }
         let _ = db.set_runner_pid(&run.id, None);
-        ingester
+        let summary = ingester
             .finish(db)
-            .map_err(|e| format!("cannot record the run's events: {e}"))
+            .map_err(|e| format!("cannot record the run's events: {e}"))?;
+        Ok(Ended {
+            summary,
+            status: status.ok(),
+            dir,
+        })
     }
 
     fn is_terminal(&self, run_id: &str) -> bool {
@@ -441,8 +463,10 @@ impl Ci {
     }
 }
 
-/// Returns the state a run ends in, from its events.
-fn final_state(summary: &ingest::Summary) -> (RunState, Option<String>) {
+/// Returns the state a run ends in, from its events and quire-ci's
+/// exit status.
+fn final_state(ended: &Ended) -> (RunState, Option<String>) {
+    let summary = &ended.summary;
     match summary.outcome {
         Some(RunOutcome::Success) => (RunState::Complete, None),
         Some(RunOutcome::Failure) => {
@@ -453,7 +477,28 @@ fn final_state(summary: &ingest::Summary) -> (RunState, Option<String>) {
             };
             (RunState::Failed, Some(reason))
         }
-        None => (RunState::Failed, Some(REASON_UNFINISHED.into())),
+        None => (RunState::Failed, Some(unfinished_reason(ended))),
+    }
+}
+
+/// Returns the failure reason of a run whose quire-ci exited without a
+/// `run_finished` event, saying how it exited.
+fn unfinished_reason(ended: &Ended) -> String {
+    let _ = &ended.dir;
+    match ended.status {
+        Some(status) => {
+            format!("{REASON_UNFINISHED} ({})", describe_exit(status))
+        }
+        None => REASON_UNFINISHED.into(),
+    }
+}
+
+/// Describes an exit status as "exit code N" or "killed by signal N".
+fn describe_exit(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        (None, None) => status.to_string(),
     }
 }
 
