@@ -359,3 +359,82 @@ fn repo_name_with_dash_rejected() {
         assert!(stderr.contains("invalid repository name"), "{stderr}");
     }
 }
+
+/// Runs `quire ci run widgets` against a `quire serve` child started
+/// with `envs`; returns what the stand-in recorded of its environment
+/// as (QUIRE_LOG, RUST_LOG, QUIRE_CI_LOG).
+fn runner_env_under(envs: &[(&str, &str)]) -> (String, String, String) {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().unwrap();
+    let data_path = tmp.path().join("data");
+    let bin = tmp.path().join("bin");
+    let fake = install_fake_quire_ci(&bin);
+    let mut command = Command::new(QUIRE);
+    command
+        .arg("--data-dir")
+        .arg(&data_path)
+        .args(["serve", "--bind", "127.0.0.1:0", "--quire-ci"])
+        .arg(&fake)
+        .env_remove("QUIRE_LOG")
+        .env_remove("RUST_LOG")
+        .env_remove("QUIRE_CI_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    for (name, value) in envs {
+        command.env(name, value);
+    }
+    let mut server = command.spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("quire listening on"), "{line}");
+
+    stdout(&quire(&data_path, &["repo", "new", "widgets"]));
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q", "--initial-branch=main"]);
+    git(&work, &["config", "user.name", "Test"]);
+    git(&work, &["config", "user.email", "test@example.invalid"]);
+    commit_and_push(&work, &DataDir::new(&data_path).repo("widgets"), "env");
+    let db = Db::open(&DataDir::new(&data_path).database()).unwrap();
+    let run_id = db.list_runs(None, 1).unwrap()[0].id.clone();
+    let record = bin.join("control").join(&run_id);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !record.join("env.QUIRE_CI_LOG").exists() {
+        assert!(Instant::now() < deadline, "quire-ci never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let read = |name: &str| {
+        std::fs::read_to_string(record.join(format!("env.{name}")))
+            .unwrap()
+            .trim_end()
+            .to_string()
+    };
+    let recorded = (read("QUIRE_LOG"), read("RUST_LOG"), read("QUIRE_CI_LOG"));
+    // SAFETY: kill(2) on the server this function started.
+    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    server.wait().unwrap();
+    recorded
+}
+
+#[test]
+fn server_log_filter_not_inherited() {
+    let (quire_log, rust_log, ci_log) = runner_env_under(&[
+        ("QUIRE_LOG", "quire_server=error"),
+        ("RUST_LOG", "error"),
+    ]);
+    assert_eq!(quire_log, "unset");
+    assert_eq!(rust_log, "unset");
+    assert_eq!(ci_log, "unset");
+
+    let (quire_log, rust_log, ci_log) = runner_env_under(&[
+        ("QUIRE_LOG", "quire_server=error"),
+        ("RUST_LOG", "error"),
+        ("QUIRE_CI_LOG", "quire_ci=debug"),
+    ]);
+    assert_eq!(quire_log, "quire_ci=debug");
+    assert_eq!(rust_log, "unset");
+    assert_eq!(ci_log, "unset");
+}

@@ -28,6 +28,12 @@ use crate::paths::{DataDir, RunDir};
 /// The environment variable that carries the run's token.
 pub const TOKEN_ENV: &str = "QUIRE_CI_TOKEN";
 
+/// The server's environment variable whose value becomes quire-ci's
+/// `QUIRE_LOG`. The server's own `QUIRE_LOG` and `RUST_LOG` are not
+/// passed on, because quire-ci hands its environment to every job and
+/// its log filter decides which warnings it shows.
+pub const RUNNER_LOG_ENV: &str = "QUIRE_CI_LOG";
+
 /// Settings for starting quire-ci.
 #[derive(Debug, Clone)]
 pub struct RunnerSettings {
@@ -202,7 +208,15 @@ pub fn spawn(
         .try_clone()
         .map_err(|e| spawn_err(format!("cannot create quire-ci.log: {e}")))?;
     let token_hex = token.to_hex();
-    let child = Command::new(&settings.program)
+    let mut command = Command::new(&settings.program);
+    command
+        .env_remove("QUIRE_LOG")
+        .env_remove("RUST_LOG")
+        .env_remove(RUNNER_LOG_ENV);
+    if let Some(filter) = std::env::var_os(RUNNER_LOG_ENV) {
+        command.env("QUIRE_LOG", filter);
+    }
+    let child = command
         .args(runner_args(run, dir, settings))
         .env(TOKEN_ENV, token_hex.as_str())
         .current_dir(dir.root())

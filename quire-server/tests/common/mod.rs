@@ -39,6 +39,9 @@ record="$control/$run_id"
 mkdir -p "$record"
 mv "$argv_file" "$record/argv"
 echo "$QUIRE_CI_TOKEN" > "$record/token"
+for name in QUIRE_LOG RUST_LOG QUIRE_CI_LOG; do
+  eval "printf '%s\\n' \"\${$name-unset}\"" > "$record/env.$name"
+done
 stat -c %a "$boot" > "$record/bootstrap_mode"
 cat "$boot" > "$record/bootstrap.json"
 pwd > "$record/cwd"
