@@ -141,6 +141,14 @@ async fn failed_and_unfinished_runs() {
     let dir = h.data.run_dir("widgets", &run.id);
     assert!(!dir.bootstrap().exists());
     assert_eq!(h.db.jobs(&run.id).unwrap()[0].outcome, None);
+
+    h.set_mode("compile-error");
+    let run = h.ci.run_ref("widgets", None).unwrap();
+    let run = h.wait_state(&run.id, RunState::Failed).await;
+    assert_eq!(
+        run.failure_reason.as_deref(),
+        Some(".quire/ci.fnl:2:3: unknown global: fo0")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -33,6 +33,14 @@ use token::RunToken;
 /// The failure reason of a run whose quire-ci ended without a
 /// `run_finished` event; how quire-ci ended follows in brackets.
 pub const REASON_UNFINISHED: &str = "runner exited without finishing";
+/// quire-ci's exit code for a pipeline that could not be loaded, such
+/// as a compile error in `.quire/ci.fnl`.
+const EXIT_PIPELINE_ERROR: i32 = 2;
+/// The maximum length in bytes of a failure reason taken from
+/// quire-ci.log.
+const MAX_LOGGED_REASON: usize = 500;
+/// How much of quire-ci.log is searched for its first error line.
+const MAX_LOG_SCAN: u64 = 1024 * 1024;
 /// How often a running run's new events are recorded.
 const EVENT_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
@@ -484,13 +492,54 @@ fn final_state(ended: &Ended) -> (RunState, Option<String>) {
 /// Returns the failure reason of a run whose quire-ci exited without a
 /// `run_finished` event, saying how it exited.
 fn unfinished_reason(ended: &Ended) -> String {
-    let _ = &ended.dir;
+    // A pipeline that fails to compile or register: the error line
+    // names file:line:col, which says more than the exit status. The
+    // line is already redacted by quire-ci.
+    if ended.status.and_then(|s| s.code()) == Some(EXIT_PIPELINE_ERROR)
+        && let Some(line) = first_error_line(&ended.dir.runner_log())
+    {
+        return line;
+    }
     match ended.status {
         Some(status) => {
             format!("{REASON_UNFINISHED} ({})", describe_exit(status))
         }
         None => REASON_UNFINISHED.into(),
     }
+}
+
+/// Returns the first `error: ` line of quire-ci's log without that
+/// prefix, cut to [`MAX_LOGGED_REASON`] bytes.
+fn first_error_line(log: &std::path::Path) -> Option<String> {
+    use std::io::{BufRead, Read};
+    let file = std::fs::File::open(log).ok()?;
+    let reader = std::io::BufReader::new(file.take(MAX_LOG_SCAN));
+    for line in reader.split(b'\n') {
+        let line = line.ok()?;
+        let line = String::from_utf8_lossy(&line);
+        let Some(message) = line.trim_end().strip_prefix("error: ") else {
+            continue;
+        };
+        let message = message.trim();
+        if message.is_empty() {
+            continue;
+        }
+        return Some(truncate(message, MAX_LOGGED_REASON));
+    }
+    None
+}
+
+/// Cuts `text` to at most `max` bytes at a character boundary, marking
+/// a cut with "...".
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max.saturating_sub(3);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
 }
 
 /// Describes an exit status as "exit code N" or "killed by signal N".
@@ -517,5 +566,36 @@ fn remove_bootstrap(dir: &crate::paths::RunDir) {
             %error,
             "cannot remove the bootstrap file"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_error_line_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("quire-ci.log");
+        let long = "x".repeat(2000);
+        std::fs::write(
+            &log,
+            format!("WARN something\nerror: ci.fnl:1:2: {long}\nerror: b\n"),
+        )
+        .unwrap();
+        let line = first_error_line(&log).unwrap();
+        assert!(line.starts_with("ci.fnl:1:2: xxx"), "{line}");
+        assert!(line.ends_with("..."), "{line}");
+        assert_eq!(line.len(), MAX_LOGGED_REASON);
+        assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn first_error_line_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("quire-ci.log");
+        std::fs::write(&log, "WARN only a warning\n").unwrap();
+        assert_eq!(first_error_line(&log), None);
+        assert_eq!(first_error_line(&dir.path().join("missing")), None);
     }
 }

@@ -69,6 +69,13 @@ case "$mode" in
     echo $$ > "$record/pid"
     wait
     ;;
+  compile-error)
+    rm -f "$boot"
+    echo "error: .quire/ci.fnl:2:3: unknown global: fo0" >&2
+    echo "2 | (fo0 1)" >&2
+    echo "help: define fo0 first" >&2
+    exit 2
+    ;;
   vanish)
     echo "{\"at_ms\":$now,\"type\":\"job_started\",\"job\":\"build\"}" >> "$events"
     exit 3
