@@ -438,3 +438,84 @@ fn server_log_filter_not_inherited() {
     assert_eq!(rust_log, "unset");
     assert_eq!(ci_log, "unset");
 }
+
+/// Returns the paths under `dir`, itself included, that the group or
+/// others may access.
+fn shared_paths(dir: &Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            found.push(format!("{:o} {}", mode, path.display()));
+        }
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(&path).unwrap() {
+                stack.push(entry.unwrap().path());
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_dir_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let data_path = tmp.path().join("data");
+    let data = DataDir::new(&data_path);
+    // `repo new` before the first `serve` creates the data directory.
+    stdout(&quire(&data_path, &["repo", "new", "widgets"]));
+
+    let bin = tmp.path().join("bin");
+    let fake = install_fake_quire_ci(&bin);
+    let server = Server::start(ServeOptions {
+        data: data.clone(),
+        bind: Some("127.0.0.1:0".into()),
+        quire_ci: fake,
+        config_poll: Duration::from_millis(50),
+    })
+    .await
+    .unwrap();
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q", "--initial-branch=main"]);
+    git(&work, &["config", "user.name", "Test"]);
+    git(&work, &["config", "user.email", "test@example.invalid"]);
+    commit_and_push(&work, &data.repo("widgets"), "modes");
+    let db = Db::open(&data.database()).unwrap();
+    let run_id = db.list_runs(None, 1).unwrap()[0].id.clone();
+    wait_for_state(&db, &run_id, "complete").await;
+
+    let mode = |path: &Path| {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    };
+    let run = data.run_dir("widgets", &run_id);
+    for dir in [
+        data_path.clone(),
+        data.repos(),
+        data.repo("widgets"),
+        data_path.join("runs"),
+        data_path.join("runs/widgets"),
+        run.root().to_path_buf(),
+        run.workspace(),
+    ] {
+        assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+    }
+    for file in [
+        data.database(),
+        data_path.join("quire.db-wal"),
+        data.socket(),
+        data.lock_file(),
+        run.runner_log(),
+    ] {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+    let hook = data.repo("widgets").join("hooks/post-receive");
+    assert_eq!(mode(&hook), 0o700);
+    // git writes the repository's own files, pushed objects included.
+    assert_eq!(shared_paths(&data.repo("widgets")), Vec::<String>::new());
+    server.stop().await;
+}

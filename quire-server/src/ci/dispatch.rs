@@ -23,7 +23,7 @@ use super::token::RunToken;
 use super::workspace;
 use crate::config::Config;
 use crate::db::runs::Run;
-use crate::paths::{DataDir, RunDir};
+use crate::paths::{DataDir, RunDir, create_private_dir};
 
 /// The environment variable that carries the run's token.
 pub const TOKEN_ENV: &str = "QUIRE_CI_TOKEN";
@@ -69,7 +69,7 @@ pub fn prepare(
     config: &Config,
 ) -> Result<RunDir, DispatchError> {
     let dir = data.run_dir(&run.repo, &run.id);
-    std::fs::create_dir_all(dir.root()).map_err(|e| DispatchError::RunDir {
+    create_private_dir(dir.root()).map_err(|e| DispatchError::RunDir {
         path: dir.root().display().to_string(),
         reason: e.to_string(),
     })?;
@@ -202,7 +202,12 @@ pub fn spawn(
         program: settings.program.display().to_string(),
         reason,
     };
-    let log = std::fs::File::create(dir.runner_log())
+    let log = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(dir.runner_log())
         .map_err(|e| spawn_err(format!("cannot create quire-ci.log: {e}")))?;
     let log_err = log
         .try_clone()
