@@ -253,6 +253,8 @@ async fn supersede_kills_active_run() {
     assert_eq!(runs[0].previous_sha.as_deref(), Some(first.sha.as_str()));
     let old = h.wait_state(&first.id, RunState::Superseded).await;
     assert!(old.finished_at.is_some());
+    let expected = format!("superseded by run {}", runs[0].id);
+    assert_eq!(old.failure_reason.as_deref(), Some(expected.as_str()));
     h.wait_state(&runs[0].id, RunState::Complete).await;
     h.wait_idle().await;
     // The whole process group is gone, the command it started too.

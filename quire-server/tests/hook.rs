@@ -519,3 +519,18 @@ async fn data_dir_owner_only() {
     assert_eq!(shared_paths(&data.repo("widgets")), Vec::<String>::new());
     server.stop().await;
 }
+
+#[test]
+fn show_empty_id_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_path = tmp.path().join("data");
+    std::fs::create_dir_all(&data_path).unwrap();
+    drop(Db::open(&DataDir::new(&data_path).database()).unwrap());
+    for id in ["", " "] {
+        let output = quire(&data_path, &["ci", "show", id]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{id:?} accepted");
+        assert!(stderr.contains("missing run id"), "{stderr}");
+        assert!(!stderr.contains("ambiguous"), "{stderr}");
+    }
+}

@@ -213,7 +213,7 @@ impl Ci {
         let transport = self.inner.config.get().transport;
         let run = {
             let mut slots = self.slots();
-            self.supersede_locked(&mut slots, &meta.repo, &meta.ref_name)?;
+            self.supersede_locked(&mut slots, &meta.repo, &meta.ref_name, &id)?;
             let run = self.inner.db.insert_run(
                 &id,
                 &meta,
@@ -239,10 +239,12 @@ impl Ci {
         slots: &mut Slots,
         repo: &str,
         ref_name: &str,
+        newer_id: &str,
     ) -> Result<(), CiError> {
         let db = &self.inner.db;
+        let reason = format!("superseded by run {newer_id}");
         for old in db.live_runs_for_ref(repo, ref_name)? {
-            match db.transition(&old.id, RunState::Superseded, None) {
+            match db.transition(&old.id, RunState::Superseded, Some(&reason)) {
                 Ok(()) => {}
                 // It ended while we looked; nothing to supersede.
                 Err(DbError::Transition(_)) => continue,
@@ -252,7 +254,11 @@ impl Ci {
             if let Some(pgid) = slots.active.get(&old.id).and_then(|a| a.pgid) {
                 dispatch::kill_group(pgid);
             }
-            tracing::info!(run_id = %old.id, "run superseded by a newer push");
+            tracing::info!(
+                run_id = %old.id,
+                newer_run_id = newer_id,
+                "run superseded by a newer push",
+            );
         }
         Ok(())
     }

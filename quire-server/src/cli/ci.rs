@@ -122,6 +122,11 @@ struct CommandReport {
 }
 
 fn find_run(db: &Db, id: &str) -> Result<Run, String> {
+    if id.trim().is_empty() {
+        return Err("missing run id: give a run's id or a unique prefix \
+                    of it, as `quire ci list` shows them"
+            .into());
+    }
     if let Some(run) = db.run(id).map_err(|e| e.to_string())? {
         return Ok(run);
     }
