@@ -88,7 +88,8 @@ struct Slots {
     tokens: HashMap<String, RunToken>,
 }
 
-/// What is known about a run once its quire-ci has exited.
+/// The outcome of a run whose quire-ci has exited: its events, exit
+/// status and directory.
 struct Ended {
     summary: ingest::Summary,
     /// quire-ci's exit status, when waiting for it succeeded.
