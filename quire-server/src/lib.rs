@@ -14,5 +14,6 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod hook;
+pub mod lock;
 pub mod paths;
 pub mod server;

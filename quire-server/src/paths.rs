@@ -5,6 +5,7 @@
 //!   config.fnl           operator's settings
 //!   quire.db             runs, jobs, commands, secret accesses
 //!   server.sock          push notifications from hooks
+//!   server.lock          held (flock) by the running server
 //!   repos/<name>.git     bare repositories
 //!   runs/<repo>/<run>/   workspace/, events.jsonl, jobs/<job>/sh-<n>.log
 //! ```
@@ -12,6 +13,7 @@
 //! Every other module gets its paths from this type instead of joining
 //! strings, so the layout can only change here.
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 /// The default data directory when neither `--data-dir` nor
@@ -53,6 +55,11 @@ impl DataDir {
 
     pub fn socket(&self) -> PathBuf {
         self.root.join("server.sock")
+    }
+
+    /// Returns the file a running server holds an exclusive lock on.
+    pub fn lock_file(&self) -> PathBuf {
+        self.root.join("server.lock")
     }
 
     pub fn repos(&self) -> PathBuf {
@@ -112,18 +119,31 @@ impl RunDir {
     }
 }
 
+/// Creates `dir` and any missing parents with mode 0700, since the
+/// data directory holds the database, secrets in bootstrap files and
+/// run logs. A directory that already exists keeps its mode.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
 /// Checks a repository name: ASCII letters, digits, `_`, `-` and `.`,
-/// not starting with `.`, at most 100 bytes. The name becomes a
-/// directory under `repos/` and `runs/`, so nothing else is allowed.
+/// not starting with `.` or `-`, at most 100 bytes. The name becomes a
+/// directory under `repos/` and `runs/` and an argument of git and of
+/// the hook, so nothing else is allowed. `repo new`, the hook and
+/// `ci run` all check names here.
 pub fn validate_repo_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 100 {
         return Err(format!(
             "invalid repository name {name:?}: use 1 to 100 characters"
         ));
     }
-    if name.starts_with('.') {
+    if name.starts_with('.') || name.starts_with('-') {
         return Err(format!(
-            "invalid repository name {name:?}: it may not start with `.`"
+            "invalid repository name {name:?}: it may not start with `.` \
+             or `-`"
         ));
     }
     let allowed = |b: u8| {
@@ -173,7 +193,7 @@ mod tests {
         for ok in ["widgets", "a.b-c_d", "X1"] {
             assert_eq!(validate_repo_name(ok), Ok(()), "{ok}");
         }
-        for bad in ["", ".hidden", "a/b", "a b", "w.git", "../x"] {
+        for bad in ["", ".hidden", "-rf", "--repo", "a/b", "a b", "w.git"] {
             assert!(validate_repo_name(bad).is_err(), "{bad:?}");
         }
     }

@@ -5,7 +5,6 @@
 //! `quire serve` starts, on a port the OS picks.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +18,8 @@ use crate::ci::{Ci, RunnerSettings};
 use crate::config::{ConfigError, ConfigWatcher};
 use crate::db::{Db, DbError};
 use crate::hook;
-use crate::paths::DataDir;
+use crate::lock::{DataDirLock, LockError};
+use crate::paths::{DataDir, create_private_dir};
 
 /// How to start a server.
 #[derive(Debug, Clone)]
@@ -53,6 +53,8 @@ pub enum ServeError {
     Socket { path: String, reason: String },
     #[error("reconciling runs failed: {0}")]
     Reconcile(String),
+    #[error("refusing to start: {0}")]
+    Lock(#[from] LockError),
 }
 
 /// A running server; [`Server::stop`] shuts it down.
@@ -65,28 +67,28 @@ pub struct Server {
     socket: JoinHandle<()>,
     queue: JoinHandle<()>,
     _watcher: ConfigWatcher,
+    /// Held until the server is dropped, after [`Server::stop`].
+    _lock: DataDirLock,
 }
 
 impl Server {
     /// Starts a server inside the current tokio runtime.
     pub async fn start(options: ServeOptions) -> Result<Server, ServeError> {
         let data = options.data;
-        for dir in [
-            data.root().to_path_buf(),
-            data.repos(),
-            data.root().join("runs"),
-        ] {
+        let mkdir = |dir: PathBuf| {
             // Owner-only: the directory holds the database, bootstrap
             // files and run logs. Existing directories keep their mode.
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&dir)
-                .map_err(|e| ServeError::DataDir {
-                    path: dir.display().to_string(),
-                    reason: e.to_string(),
-                })?;
-        }
+            create_private_dir(&dir).map_err(|e| ServeError::DataDir {
+                path: dir.display().to_string(),
+                reason: e.to_string(),
+            })
+        };
+        mkdir(data.root().to_path_buf())?;
+        // Before any state changes: a second server must not reconcile
+        // (and so kill) the runs of the server that holds the lock.
+        let lock = DataDirLock::acquire(&data.lock_file())?;
+        mkdir(data.repos())?;
+        mkdir(data.root().join("runs"))?;
         let (config, watcher) =
             ConfigWatcher::start(data.config_file(), options.config_poll)?;
         let db = Arc::new(Db::open(&data.database())?);
@@ -148,6 +150,7 @@ impl Server {
             socket,
             queue,
             _watcher: watcher,
+            _lock: lock,
         })
     }
 

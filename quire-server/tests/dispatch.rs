@@ -135,12 +135,46 @@ async fn failed_and_unfinished_runs() {
     let run = h.wait_state(&run.id, RunState::Failed).await;
     assert_eq!(
         run.failure_reason.as_deref(),
-        Some("runner exited without finishing")
+        Some("runner exited without finishing (exit code 3)")
     );
     // The stand-in left its bootstrap file; the server removed it.
     let dir = h.data.run_dir("widgets", &run.id);
     assert!(!dir.bootstrap().exists());
     assert_eq!(h.db.jobs(&run.id).unwrap()[0].outcome, None);
+
+    h.set_mode("compile-error");
+    let run = h.ci.run_ref("widgets", None).unwrap();
+    let run = h.wait_state(&run.id, RunState::Failed).await;
+    assert_eq!(
+        run.failure_reason.as_deref(),
+        Some(".quire/ci.fnl:2:3: unknown global: fo0")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_runner_takes_commands_along() {
+    let h = Harness::start(config(TransportMode::Filesystem, 1)).await;
+    h.set_mode("hang");
+    let run = h.ci.run_ref("widgets", None).unwrap();
+    h.wait_recorded(&run.id, "child_pid").await;
+    let pid: i32 = h.recorded(&run.id, "pid").parse().unwrap();
+    let child: i32 = h.recorded(&run.id, "child_pid").parse().unwrap();
+    assert!(alive(child), "its command is not running");
+
+    // SAFETY: kill(2) on the stand-in process this test's run started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+
+    let run = h.wait_state(&run.id, RunState::Failed).await;
+    assert_eq!(
+        run.failure_reason.as_deref(),
+        Some("runner exited without finishing (killed by signal 9)")
+    );
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while alive(child) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(!alive(child), "the command outlived quire-ci");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -219,6 +253,8 @@ async fn supersede_kills_active_run() {
     assert_eq!(runs[0].previous_sha.as_deref(), Some(first.sha.as_str()));
     let old = h.wait_state(&first.id, RunState::Superseded).await;
     assert!(old.finished_at.is_some());
+    let expected = format!("superseded by run {}", runs[0].id);
+    assert_eq!(old.failure_reason.as_deref(), Some(expected.as_str()));
     h.wait_state(&runs[0].id, RunState::Complete).await;
     h.wait_idle().await;
     // The whole process group is gone, the command it started too.

@@ -279,3 +279,258 @@ async fn stop_leaves_run_for_reconcile() {
     assert_eq!(run.failure_reason.as_deref(), Some("server restarted"));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_serve_leaves_active_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_path = tmp.path().join("data");
+    let data = DataDir::new(&data_path);
+    let bin = tmp.path().join("bin");
+    let fake = install_fake_quire_ci(&bin);
+    std::fs::write(bin.join("control/mode"), "hang").unwrap();
+    let server = Server::start(ServeOptions {
+        data: data.clone(),
+        bind: Some("127.0.0.1:0".into()),
+        quire_ci: fake.clone(),
+        config_poll: Duration::from_millis(50),
+    })
+    .await
+    .unwrap();
+    stdout(&quire(&data_path, &["repo", "new", "widgets"]));
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q", "--initial-branch=main"]);
+    git(&work, &["config", "user.name", "Test"]);
+    git(&work, &["config", "user.email", "test@example.invalid"]);
+    commit_and_push(&work, &data.repo("widgets"), "held");
+
+    let db = Db::open(&data.database()).unwrap();
+    let run_id = db.list_runs(None, 1).unwrap()[0].id.clone();
+    let pid_file = bin.join("control").join(&run_id).join("pid");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !pid_file.exists() {
+        assert!(Instant::now() < deadline, "quire-ci never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+
+    let second = Command::new(QUIRE)
+        .arg("--data-dir")
+        .arg(&data_path)
+        .args(["serve", "--bind", "127.0.0.1:0", "--quire-ci"])
+        .arg(&fake)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "second server started: {stderr}");
+
+    let run = db.run(&run_id).unwrap().unwrap();
+    assert_eq!(run.state.as_str(), "active");
+    assert_eq!(run.failure_reason, None);
+    assert!(common::alive(pid), "the second start killed quire-ci");
+    assert!(data.socket().exists(), "the first server's socket is gone");
+    assert!(
+        stderr.contains("another quire server is running"),
+        "{stderr}"
+    );
+
+    server.stop().await;
+}
+
+#[test]
+fn repo_name_with_dash_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_path = tmp.path().join("data");
+    for name in ["-rf", "--repo"] {
+        let output = quire(&data_path, &["repo", "new", "--", name]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{name} accepted");
+        assert!(stderr.contains("invalid repository name"), "{stderr}");
+        assert!(!data_path.join("repos").join(format!("{name}.git")).exists());
+
+        let output = quire(&data_path, &["ci", "run", "--", name]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "ci run {name} accepted");
+        assert!(stderr.contains("invalid repository name"), "{stderr}");
+    }
+}
+
+/// Runs `quire ci run widgets` against a `quire serve` child started
+/// with `envs`; returns what the stand-in recorded of its environment
+/// as (QUIRE_LOG, RUST_LOG, QUIRE_CI_LOG).
+fn runner_env_under(envs: &[(&str, &str)]) -> (String, String, String) {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().unwrap();
+    let data_path = tmp.path().join("data");
+    let bin = tmp.path().join("bin");
+    let fake = install_fake_quire_ci(&bin);
+    let mut command = Command::new(QUIRE);
+    command
+        .arg("--data-dir")
+        .arg(&data_path)
+        .args(["serve", "--bind", "127.0.0.1:0", "--quire-ci"])
+        .arg(&fake)
+        .env_remove("QUIRE_LOG")
+        .env_remove("RUST_LOG")
+        .env_remove("QUIRE_CI_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    for (name, value) in envs {
+        command.env(name, value);
+    }
+    let mut server = command.spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("quire listening on"), "{line}");
+
+    stdout(&quire(&data_path, &["repo", "new", "widgets"]));
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q", "--initial-branch=main"]);
+    git(&work, &["config", "user.name", "Test"]);
+    git(&work, &["config", "user.email", "test@example.invalid"]);
+    commit_and_push(&work, &DataDir::new(&data_path).repo("widgets"), "env");
+    let db = Db::open(&DataDir::new(&data_path).database()).unwrap();
+    let run_id = db.list_runs(None, 1).unwrap()[0].id.clone();
+    let record = bin.join("control").join(&run_id);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !record.join("env.QUIRE_CI_LOG").exists() {
+        assert!(Instant::now() < deadline, "quire-ci never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let read = |name: &str| {
+        std::fs::read_to_string(record.join(format!("env.{name}")))
+            .unwrap()
+            .trim_end()
+            .to_string()
+    };
+    let recorded = (read("QUIRE_LOG"), read("RUST_LOG"), read("QUIRE_CI_LOG"));
+    // SAFETY: kill(2) on the server this function started.
+    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    server.wait().unwrap();
+    recorded
+}
+
+#[test]
+fn server_log_filter_not_inherited() {
+    let (quire_log, rust_log, ci_log) = runner_env_under(&[
+        ("QUIRE_LOG", "quire_server=error"),
+        ("RUST_LOG", "error"),
+    ]);
+    assert_eq!(quire_log, "unset");
+    assert_eq!(rust_log, "unset");
+    assert_eq!(ci_log, "unset");
+
+    let (quire_log, rust_log, ci_log) = runner_env_under(&[
+        ("QUIRE_LOG", "quire_server=error"),
+        ("RUST_LOG", "error"),
+        ("QUIRE_CI_LOG", "quire_ci=debug"),
+    ]);
+    assert_eq!(quire_log, "quire_ci=debug");
+    assert_eq!(rust_log, "unset");
+    assert_eq!(ci_log, "unset");
+}
+
+/// Returns the paths under `dir`, itself included, that the group or
+/// others may access.
+fn shared_paths(dir: &Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            found.push(format!("{:o} {}", mode, path.display()));
+        }
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(&path).unwrap() {
+                stack.push(entry.unwrap().path());
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_dir_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let data_path = tmp.path().join("data");
+    let data = DataDir::new(&data_path);
+    // `repo new` before the first `serve` creates the data directory.
+    stdout(&quire(&data_path, &["repo", "new", "widgets"]));
+
+    let bin = tmp.path().join("bin");
+    let fake = install_fake_quire_ci(&bin);
+    let server = Server::start(ServeOptions {
+        data: data.clone(),
+        bind: Some("127.0.0.1:0".into()),
+        quire_ci: fake,
+        config_poll: Duration::from_millis(50),
+    })
+    .await
+    .unwrap();
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q", "--initial-branch=main"]);
+    git(&work, &["config", "user.name", "Test"]);
+    git(&work, &["config", "user.email", "test@example.invalid"]);
+    commit_and_push(&work, &data.repo("widgets"), "modes");
+    let db = Db::open(&data.database()).unwrap();
+    let run_id = db.list_runs(None, 1).unwrap()[0].id.clone();
+    wait_for_state(&db, &run_id, "complete").await;
+
+    let mode = |path: &Path| {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    };
+    let run = data.run_dir("widgets", &run_id);
+    for dir in [
+        data_path.clone(),
+        data.repos(),
+        data.repo("widgets"),
+        data_path.join("runs"),
+        data_path.join("runs/widgets"),
+        run.root().to_path_buf(),
+        run.workspace(),
+    ] {
+        assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+    }
+    for file in [
+        data.database(),
+        data_path.join("quire.db-wal"),
+        data.socket(),
+        data.lock_file(),
+        run.runner_log(),
+    ] {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+    let hook = data.repo("widgets").join("hooks/post-receive");
+    assert_eq!(mode(&hook), 0o700);
+    // git writes the repository's own files, pushed objects included.
+    assert_eq!(shared_paths(&data.repo("widgets")), Vec::<String>::new());
+    server.stop().await;
+}
+
+#[test]
+fn show_empty_id_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_path = tmp.path().join("data");
+    std::fs::create_dir_all(&data_path).unwrap();
+    drop(Db::open(&DataDir::new(&data_path).database()).unwrap());
+    for id in ["", " "] {
+        let output = quire(&data_path, &["ci", "show", id]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{id:?} accepted");
+        assert!(stderr.contains("missing run id"), "{stderr}");
+        assert!(!stderr.contains("ambiguous"), "{stderr}");
+    }
+}

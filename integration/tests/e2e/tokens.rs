@@ -125,7 +125,7 @@ fn killed_runner_fails_run(transport: &str) {
     let run = quire.wait_for_state(&run_id, "failed");
     assert_eq!(
         run.failure_reason(),
-        Some("runner exited without finishing"),
+        Some("runner exited without finishing (killed by signal 9)"),
         "{:#}",
         run.json
     );

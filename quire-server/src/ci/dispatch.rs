@@ -23,10 +23,16 @@ use super::token::RunToken;
 use super::workspace;
 use crate::config::Config;
 use crate::db::runs::Run;
-use crate::paths::{DataDir, RunDir};
+use crate::paths::{DataDir, RunDir, create_private_dir};
 
 /// The environment variable that carries the run's token.
 pub const TOKEN_ENV: &str = "QUIRE_CI_TOKEN";
+
+/// The server's environment variable whose value becomes quire-ci's
+/// `QUIRE_LOG`. The server's own `QUIRE_LOG` and `RUST_LOG` are not
+/// passed on, because quire-ci hands its environment to every job and
+/// its log filter decides which warnings it shows.
+pub const RUNNER_LOG_ENV: &str = "QUIRE_CI_LOG";
 
 /// Settings for starting quire-ci.
 #[derive(Debug, Clone)]
@@ -63,7 +69,7 @@ pub fn prepare(
     config: &Config,
 ) -> Result<RunDir, DispatchError> {
     let dir = data.run_dir(&run.repo, &run.id);
-    std::fs::create_dir_all(dir.root()).map_err(|e| DispatchError::RunDir {
+    create_private_dir(dir.root()).map_err(|e| DispatchError::RunDir {
         path: dir.root().display().to_string(),
         reason: e.to_string(),
     })?;
@@ -196,13 +202,26 @@ pub fn spawn(
         program: settings.program.display().to_string(),
         reason,
     };
-    let log = std::fs::File::create(dir.runner_log())
+    let log = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(dir.runner_log())
         .map_err(|e| spawn_err(format!("cannot create quire-ci.log: {e}")))?;
     let log_err = log
         .try_clone()
         .map_err(|e| spawn_err(format!("cannot create quire-ci.log: {e}")))?;
     let token_hex = token.to_hex();
-    let child = Command::new(&settings.program)
+    let mut command = Command::new(&settings.program);
+    command
+        .env_remove("QUIRE_LOG")
+        .env_remove("RUST_LOG")
+        .env_remove(RUNNER_LOG_ENV);
+    if let Some(filter) = std::env::var_os(RUNNER_LOG_ENV) {
+        command.env("QUIRE_LOG", filter);
+    }
+    let child = command
         .args(runner_args(run, dir, settings))
         .env(TOKEN_ENV, token_hex.as_str())
         .current_dir(dir.root())

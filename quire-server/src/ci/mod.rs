@@ -9,6 +9,8 @@
 //! run is never killed and started at the same moment.
 
 use std::collections::HashMap;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -17,7 +19,7 @@ use quire_proto::{PushMeta, RunOutcome};
 use crate::config::ConfigHandle;
 use crate::db::runs::{Run, RunState};
 use crate::db::{Db, DbError};
-use crate::paths::{DataDir, validate_repo_name};
+use crate::paths::{DataDir, RunDir, validate_repo_name};
 
 pub mod dispatch;
 pub mod ingest;
@@ -29,8 +31,16 @@ pub use dispatch::RunnerSettings;
 use token::RunToken;
 
 /// The failure reason of a run whose quire-ci ended without a
-/// `run_finished` event.
+/// `run_finished` event; how quire-ci ended follows in brackets.
 pub const REASON_UNFINISHED: &str = "runner exited without finishing";
+/// quire-ci's exit code for a pipeline that could not be loaded, such
+/// as a compile error in `.quire/ci.fnl`.
+const EXIT_PIPELINE_ERROR: i32 = 2;
+/// The maximum length in bytes of a failure reason taken from
+/// quire-ci.log.
+const MAX_LOGGED_REASON: usize = 500;
+/// How much of quire-ci.log is searched for its first error line.
+const MAX_LOG_SCAN: u64 = 1024 * 1024;
 /// How often a running run's new events are recorded.
 const EVENT_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
@@ -76,6 +86,15 @@ struct Slots {
     active: HashMap<String, ActiveRun>,
     /// Tokens minted at creation, waiting for their run's dispatch.
     tokens: HashMap<String, RunToken>,
+}
+
+/// The outcome of a run whose quire-ci has exited: its events, exit
+/// status and directory.
+struct Ended {
+    summary: ingest::Summary,
+    /// quire-ci's exit status, when waiting for it succeeded.
+    status: Option<ExitStatus>,
+    dir: RunDir,
 }
 
 #[derive(Default)]
@@ -195,7 +214,7 @@ impl Ci {
         let transport = self.inner.config.get().transport;
         let run = {
             let mut slots = self.slots();
-            self.supersede_locked(&mut slots, &meta.repo, &meta.ref_name)?;
+            self.supersede_locked(&mut slots, &meta.repo, &meta.ref_name, &id)?;
             let run = self.inner.db.insert_run(
                 &id,
                 &meta,
@@ -221,10 +240,12 @@ impl Ci {
         slots: &mut Slots,
         repo: &str,
         ref_name: &str,
+        newer_id: &str,
     ) -> Result<(), CiError> {
         let db = &self.inner.db;
+        let reason = format!("superseded by run {newer_id}");
         for old in db.live_runs_for_ref(repo, ref_name)? {
-            match db.transition(&old.id, RunState::Superseded, None) {
+            match db.transition(&old.id, RunState::Superseded, Some(&reason)) {
                 Ok(()) => {}
                 // It ended while we looked; nothing to supersede.
                 Err(DbError::Transition(_)) => continue,
@@ -234,7 +255,11 @@ impl Ci {
             if let Some(pgid) = slots.active.get(&old.id).and_then(|a| a.pgid) {
                 dispatch::kill_group(pgid);
             }
-            tracing::info!(run_id = %old.id, "run superseded by a newer push");
+            tracing::info!(
+                run_id = %old.id,
+                newer_run_id = newer_id,
+                "run superseded by a newer push",
+            );
         }
         Ok(())
     }
@@ -279,7 +304,8 @@ impl Ci {
         run.state = RunState::Active;
         let run_id = run.id.clone();
         let outcome = self.dispatch_and_wait(&run, token).await;
-        let finished = matches!(&outcome, Ok(s) if s.outcome.is_some());
+        let finished =
+            matches!(&outcome, Ok(ended) if ended.summary.outcome.is_some());
         if !finished && self.inner.stopping.load(Ordering::SeqCst) {
             // Killed by the shutdown, not finished: leave the run to
             // the next start's reconcile.
@@ -287,7 +313,7 @@ impl Ci {
             return;
         }
         let (state, reason) = match outcome {
-            Ok(summary) => final_state(&summary),
+            Ok(ended) => final_state(&ended),
             Err(reason) => (RunState::Failed, Some(reason)),
         };
         match self.inner.db.transition(&run_id, state, reason.as_deref()) {
@@ -315,7 +341,7 @@ impl Ci {
         &self,
         run: &Run,
         token: Option<RunToken>,
-    ) -> Result<ingest::Summary, String> {
+    ) -> Result<Ended, String> {
         let db = &self.inner.db;
         let token = match token {
             Some(token) => token,
@@ -370,7 +396,8 @@ impl Ci {
             }
             child
         };
-        tracing::info!(run_id = %run.id, pid = child.id(), "quire-ci started");
+        let pgid = child.id();
+        tracing::info!(run_id = %run.id, pid = pgid, "quire-ci started");
 
         let mut ingester = ingest::Ingester::new(&run.id, dir.clone());
         let mut ticks = tokio::time::interval(EVENT_POLL);
@@ -388,6 +415,11 @@ impl Ci {
                 }
             }
         };
+        // The job's commands share quire-ci's process group. Whatever
+        // ended quire-ci (even SIGKILL), none of them may outlive it.
+        if let Some(pgid) = pgid {
+            dispatch::kill_group(pgid);
+        }
         remove_bootstrap(&dir);
         match &status {
             Ok(status) => {
@@ -402,9 +434,14 @@ impl Ci {
             }
         }
         let _ = db.set_runner_pid(&run.id, None);
-        ingester
+        let summary = ingester
             .finish(db)
-            .map_err(|e| format!("cannot record the run's events: {e}"))
+            .map_err(|e| format!("cannot record the run's events: {e}"))?;
+        Ok(Ended {
+            summary,
+            status: status.ok(),
+            dir,
+        })
     }
 
     fn is_terminal(&self, run_id: &str) -> bool {
@@ -441,8 +478,10 @@ impl Ci {
     }
 }
 
-/// Returns the state a run ends in, from its events.
-fn final_state(summary: &ingest::Summary) -> (RunState, Option<String>) {
+/// Returns the state a run ends in, from its events and quire-ci's
+/// exit status.
+fn final_state(ended: &Ended) -> (RunState, Option<String>) {
+    let summary = &ended.summary;
     match summary.outcome {
         Some(RunOutcome::Success) => (RunState::Complete, None),
         Some(RunOutcome::Failure) => {
@@ -453,7 +492,69 @@ fn final_state(summary: &ingest::Summary) -> (RunState, Option<String>) {
             };
             (RunState::Failed, Some(reason))
         }
-        None => (RunState::Failed, Some(REASON_UNFINISHED.into())),
+        None => (RunState::Failed, Some(unfinished_reason(ended))),
+    }
+}
+
+/// Returns the failure reason of a run whose quire-ci exited without a
+/// `run_finished` event, saying how it exited.
+fn unfinished_reason(ended: &Ended) -> String {
+    // A pipeline that fails to compile or register: the error line
+    // names file:line:col, which says more than the exit status. The
+    // line is already redacted by quire-ci.
+    if ended.status.and_then(|s| s.code()) == Some(EXIT_PIPELINE_ERROR)
+        && let Some(line) = first_error_line(&ended.dir.runner_log())
+    {
+        return line;
+    }
+    match ended.status {
+        Some(status) => {
+            format!("{REASON_UNFINISHED} ({})", describe_exit(status))
+        }
+        None => REASON_UNFINISHED.into(),
+    }
+}
+
+/// Returns the first `error: ` line of quire-ci's log without that
+/// prefix, cut to [`MAX_LOGGED_REASON`] bytes.
+fn first_error_line(log: &std::path::Path) -> Option<String> {
+    use std::io::{BufRead, Read};
+    let file = std::fs::File::open(log).ok()?;
+    let reader = std::io::BufReader::new(file.take(MAX_LOG_SCAN));
+    for line in reader.split(b'\n') {
+        let line = line.ok()?;
+        let line = String::from_utf8_lossy(&line);
+        let Some(message) = line.trim_end().strip_prefix("error: ") else {
+            continue;
+        };
+        let message = message.trim();
+        if message.is_empty() {
+            continue;
+        }
+        return Some(truncate(message, MAX_LOGGED_REASON));
+    }
+    None
+}
+
+/// Cuts `text` to at most `max` bytes at a character boundary, marking
+/// a cut with "...".
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max.saturating_sub(3);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
+/// Describes an exit status as "exit code N" or "killed by signal N".
+fn describe_exit(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        (None, None) => status.to_string(),
     }
 }
 
@@ -472,5 +573,36 @@ fn remove_bootstrap(dir: &crate::paths::RunDir) {
             %error,
             "cannot remove the bootstrap file"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_error_line_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("quire-ci.log");
+        let long = "x".repeat(2000);
+        std::fs::write(
+            &log,
+            format!("WARN something\nerror: ci.fnl:1:2: {long}\nerror: b\n"),
+        )
+        .unwrap();
+        let line = first_error_line(&log).unwrap();
+        assert!(line.starts_with("ci.fnl:1:2: xxx"), "{line}");
+        assert!(line.ends_with("..."), "{line}");
+        assert_eq!(line.len(), MAX_LOGGED_REASON);
+        assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn first_error_line_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("quire-ci.log");
+        std::fs::write(&log, "WARN only a warning\n").unwrap();
+        assert_eq!(first_error_line(&log), None);
+        assert_eq!(first_error_line(&dir.path().join("missing")), None);
     }
 }

@@ -6,6 +6,7 @@
 //! pipeline could reach into.
 
 use std::io::Read;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -27,7 +28,11 @@ fn fail(what: impl Into<String>, detail: impl ToString) -> GitError {
 /// Extracts the tree of `sha` from the bare repository `git_dir` into
 /// `dest`, which must not exist yet.
 pub fn extract(git_dir: &Path, sha: &str, dest: &Path) -> Result<(), GitError> {
-    std::fs::create_dir(dest)
+    // Owner-only, like the rest of the data directory. The files inside
+    // keep the modes git records, so executables stay executable.
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(dest)
         .map_err(|e| fail(format!("creating {}", dest.display()), e))?;
     let what = format!("git archive {sha}");
     let mut git = Command::new("git")

@@ -15,7 +15,7 @@ use crate::db::runs::Run;
 use crate::db::secret_access::AccessRow;
 use crate::hook::SocketRequest;
 use crate::hook::client::send;
-use crate::paths::DataDir;
+use crate::paths::{DataDir, validate_repo_name};
 
 pub(super) fn ci(data: &DataDir, command: CiCommand) -> Result<(), String> {
     match command {
@@ -54,6 +54,7 @@ fn run(
     ref_name: Option<String>,
     json: bool,
 ) -> Result<(), String> {
+    validate_repo_name(&repo)?;
     let reply = send(&data.socket(), &SocketRequest::Run { repo, ref_name })
         .map_err(|e| e.to_string())?;
     if let Some(error) = reply.error {
@@ -121,6 +122,11 @@ struct CommandReport {
 }
 
 fn find_run(db: &Db, id: &str) -> Result<Run, String> {
+    if id.trim().is_empty() {
+        return Err("missing run id: give a run's id or a unique prefix \
+                    of it, as `quire ci list` shows them"
+            .into());
+    }
     if let Some(run) = db.run(id).map_err(|e| e.to_string())? {
         return Ok(run);
     }

@@ -9,7 +9,7 @@ use std::io::Read;
 
 use crate::hook::SocketRequest;
 use crate::hook::client::{parse_updates, send};
-use crate::paths::DataDir;
+use crate::paths::{DataDir, validate_repo_name};
 
 pub(super) fn post_receive(
     data: &DataDir,
@@ -22,6 +22,10 @@ pub(super) fn post_receive(
         );
         return Ok(());
     };
+    if let Err(error) = validate_repo_name(&repo) {
+        eprintln!("quire: warning: {error}; no run was created");
+        return Ok(());
+    }
     let mut input = String::new();
     if let Err(e) = std::io::stdin().read_to_string(&mut input) {
         eprintln!("quire: warning: cannot read the pushed refs: {e}");

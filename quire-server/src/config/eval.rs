@@ -75,8 +75,14 @@ pub(super) fn parse_fennel(
             .collect(),
         ..CompileOptions::default()
     };
-    let compiled = compile(source, &options)
-        .map_err(|e| ConfigError::Syntax(e.to_string()))?;
+    let compiled = compile(source, &options).map_err(|e| {
+        // Position, message and help only: the offending source line
+        // may contain a literal secret, and this text is logged.
+        ConfigError::Syntax(format!(
+            "{}:{}:{}: {} (help: {})",
+            e.filename, e.line, e.column, e.message, e.help
+        ))
+    })?;
     parse_lua(&compiled.lua, file, base)
 }
 
@@ -140,23 +146,51 @@ fn lua_error_text(err: &mlua::Error) -> String {
         mlua::Error::CallbackError { cause, .. } => lua_error_text(cause),
         mlua::Error::RuntimeError(msg)
         | mlua::Error::SyntaxError { message: msg, .. } => {
-            msg.lines().next().unwrap_or_default().to_string()
+            hide_constants(msg.lines().next().unwrap_or_default())
         }
         mlua::Error::MemoryError(_) => {
             "the config used more than 16 MiB of memory".into()
         }
-        other => other.to_string().lines().next().unwrap_or_default().into(),
+        other => {
+            hide_constants(other.to_string().lines().next().unwrap_or_default())
+        }
     }
 }
 
-/// Names a Lua value's type the way an error message should.
+/// Replaces the string constants Lua quotes in its messages, as in
+/// `attempt to perform arithmetic on a string value (constant 'KEY')`,
+/// since such a constant may be a literal secret.
+fn hide_constants(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find("(constant '") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start..];
+        match after.find("')") {
+            Some(end) => {
+                out.push_str("(a string constant)");
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str("(a string constant)");
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Names a Lua value's type the way an error message should. A string
+/// is never quoted, because it may be a secret written under the wrong
+/// key, and these messages are logged.
 fn describe(value: &Value) -> String {
     match value {
         Value::Nil => "nil".into(),
         Value::Boolean(b) => format!("the boolean {b}"),
         Value::Integer(i) => format!("the integer {i}"),
         Value::Number(n) => format!("the number {n}"),
-        Value::String(s) => format!("the string {:?}", s.to_string_lossy()),
+        Value::String(_) => "a string".into(),
         other => format!("a {}", other.type_name()),
     }
 }
@@ -170,7 +204,8 @@ fn key_text(key: &str) -> String {
     if keyword {
         format!(":{key}")
     } else {
-        format!("{key:?}")
+        // Not quoted: a misplaced value can end up as a key.
+        "(a key that is not a keyword)".into()
     }
 }
 
@@ -342,7 +377,7 @@ impl Converter<'_> {
         word.parse().map_err(|_| {
             self.invalid(
                 path,
-                format!("expected :filesystem or :api, got {word:?}"),
+                "expected :filesystem or :api, got another string",
             )
         })
     }
@@ -356,8 +391,9 @@ impl Converter<'_> {
         let mut secrets = BTreeMap::new();
         for (name, value) in self.entries(&table, path, None)? {
             let key = join(path, &name);
-            validate_secret_name(&name)
-                .map_err(|e| self.invalid(&key, e.to_string()))?;
+            validate_secret_name(&name).map_err(|e| {
+                self.invalid(&key, format!("invalid secret name: {}", e.reason))
+            })?;
             secrets.insert(name, self.source(&key, value)?);
         }
         Ok(secrets)
@@ -493,7 +529,7 @@ mod tests {
             ),
             (
                 "return {port = \"80\"}",
-                ":port: expected an integer, got the string \"80\"",
+                ":port: expected an integer, got a string",
             ),
             (
                 "return {port = 80.5}",
@@ -513,7 +549,7 @@ mod tests {
             ),
             (
                 "return {secrets = {[\"a b\"] = \"x\"}}",
-                ":secrets \"a b\": invalid secret name \"a b\"",
+                ":secrets (a key that is not a keyword): invalid secret name: use only",
             ),
             (
                 "return {secrets = {k = 12345678}}",
@@ -541,11 +577,11 @@ mod tests {
             ),
             (
                 "return {ci = \"api\"}",
-                ":ci: expected a table, got the string \"api\"",
+                ":ci: expected a table, got a string",
             ),
             (
                 "return {ci = {transport = \"vault\"}}",
-                ":ci :transport: expected :filesystem or :api, got \"vault\"",
+                ":ci :transport: expected :filesystem or :api, got another string",
             ),
             (
                 "return {ci = {transport = true}}",
@@ -557,7 +593,7 @@ mod tests {
             ),
             (
                 "return {ci = {[\"max-concurrent-runs\"] = \"2\"}}",
-                ":ci :max-concurrent-runs: expected an integer, got the string \"2\"",
+                ":ci :max-concurrent-runs: expected an integer, got a string",
             ),
             (
                 "return {ci = {parallel = 2}}",
@@ -583,6 +619,24 @@ mod tests {
     fn wrong_typed_secret_value_not_echoed() {
         let err = error("return {secrets = {k = 987654321}}");
         assert!(!err.contains("987654321"), "{err}");
+    }
+
+    #[test]
+    fn string_values_never_quoted() {
+        let cases = [
+            "return {sentry = \"http://K3Y-SENTRY@host/1\"}",
+            "return {secrets = \"K3Y-SENTRY\"}",
+            "return {port = \"K3Y-SENTRY\"}",
+            "return {ci = {transport = \"K3Y-SENTRY\"}}",
+            "return {[\"K3Y SENTRY\"] = 1}",
+            "return {secrets = {[\"K3Y SENTRY\"] = \"x\"}}",
+            "return {secrets = {k = {file = {\"K3Y-SENTRY\"}}}}",
+            "return {port = \"K3Y-SENTRY\" + 1}",
+        ];
+        for lua in cases {
+            let err = error(lua);
+            assert!(!err.contains("K3Y"), "{lua}: {err}");
+        }
     }
 
     #[test]

@@ -165,14 +165,25 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "/d/config.fnl: :ci :transport: expected :filesystem or :api, \
-             got \"vault\""
+             got another string"
         );
         let err = parse("{:port :eighty}").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "/d/config.fnl: :port: expected an integer, got the string \
-             \"eighty\""
+            "/d/config.fnl: :port: expected an integer, got a string"
         );
+    }
+
+    #[test]
+    fn syntax_error_hides_source_line() {
+        let err = parse("{:secrets {:k \"s3cret-in-line\"}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("s3cret"), "{err}");
+        assert!(!err.contains('^'), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+        assert!(err.starts_with("/d/config.fnl:1:"), "{err}");
+        assert!(err.contains("(help: "), "{err}");
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub enum DbError {
         path: String,
         source: rusqlite::Error,
     },
+    #[error("cannot create database {path}: {reason}")]
+    Create { path: String, reason: String },
     #[error("database migration {version} failed: {source}")]
     Migrate {
         version: usize,
@@ -88,12 +90,33 @@ impl Db {
     }
 }
 
+/// Creates an empty database file with mode 0600 unless it exists.
+/// SQLite treats an empty file as a new database, and it gives the
+/// `-wal` and `-shm` files the database file's mode.
+fn create_private_file(path: &Path) -> Result<(), DbError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    match created {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(DbError::Create {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        }),
+    }
+}
+
 /// Opens one connection with the settings every connection uses.
 fn connect(path: &Path) -> Result<Connection, DbError> {
     let open_err = |source| DbError::Open {
         path: path.display().to_string(),
         source,
     };
+    create_private_file(path)?;
     let conn = Connection::open(path).map_err(open_err)?;
     conn.busy_timeout(Duration::from_secs(5))
         .map_err(open_err)?;

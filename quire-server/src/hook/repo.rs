@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::paths::{DataDir, validate_repo_name};
+use crate::paths::{DataDir, create_private_dir, validate_repo_name};
 
 /// A failure to create a repository.
 #[derive(Debug, thiserror::Error)]
@@ -40,10 +40,17 @@ pub fn create(
             path: path.display().to_string(),
         });
     }
-    std::fs::create_dir_all(data.repos())
-        .map_err(|e| create_err(e.to_string()))?;
+    create_private_dir(&data.repos()).map_err(|e| create_err(e.to_string()))?;
+    // --shared=0600 makes git create this repository's files 0600 and
+    // its directories 0700, at init and on every later push.
     let output = Command::new("git")
-        .args(["init", "--quiet", "--bare", "--initial-branch=main"])
+        .args([
+            "init",
+            "--quiet",
+            "--bare",
+            "--initial-branch=main",
+            "--shared=0600",
+        ])
         .arg(&path)
         .output()
         .map_err(|e| create_err(format!("cannot run git: {e}")))?;
@@ -55,7 +62,7 @@ pub fn create(
     let hook = path.join("hooks").join("post-receive");
     std::fs::write(&hook, hook_script(data, name, quire))
         .map_err(|e| create_err(e.to_string()))?;
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755))
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o700))
         .map_err(|e| create_err(e.to_string()))?;
     Ok(path)
 }
@@ -64,7 +71,7 @@ fn hook_script(data: &DataDir, name: &str, quire: &Path) -> String {
     format!(
         "#!/bin/sh\n\
          # Written by `quire repo new`: tells the quire server about a push.\n\
-         exec {} --data-dir {} hook post-receive --repo {}\n",
+         exec {} --data-dir={} hook post-receive --repo={}\n",
         shell_quote(&quire.display().to_string()),
         shell_quote(&data.root().display().to_string()),
         shell_quote(name),
@@ -92,14 +99,19 @@ mod tests {
         let script = std::fs::read_to_string(&hook).unwrap();
         assert!(script.contains(r"'/opt/it'\''s/quire'"), "{script}");
         assert!(
-            script.contains("hook post-receive --repo 'widgets'"),
+            script.contains("hook post-receive --repo='widgets'"),
             "{script}"
         );
         let mode = std::fs::metadata(&hook).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o755);
+        assert_eq!(mode & 0o777, 0o700);
         let again = create(&data, "widgets", Path::new("/q")).unwrap_err();
         assert!(again.to_string().contains("already exists"), "{again}");
-        let bad = create(&data, "../x", Path::new("/q")).unwrap_err();
-        assert!(bad.to_string().contains("invalid repository name"), "{bad}");
+        for name in ["../x", "-rf"] {
+            let bad = create(&data, name, Path::new("/q")).unwrap_err();
+            assert!(
+                bad.to_string().contains("invalid repository name"),
+                "{bad}"
+            );
+        }
     }
 }

@@ -39,6 +39,9 @@ record="$control/$run_id"
 mkdir -p "$record"
 mv "$argv_file" "$record/argv"
 echo "$QUIRE_CI_TOKEN" > "$record/token"
+for name in QUIRE_LOG RUST_LOG QUIRE_CI_LOG; do
+  eval "printf '%s\\n' \"\${$name-unset}\"" > "$record/env.$name"
+done
 stat -c %a "$boot" > "$record/bootstrap_mode"
 cat "$boot" > "$record/bootstrap.json"
 pwd > "$record/cwd"
@@ -65,6 +68,13 @@ case "$mode" in
     echo $! > "$record/child_pid"
     echo $$ > "$record/pid"
     wait
+    ;;
+  compile-error)
+    rm -f "$boot"
+    echo "error: .quire/ci.fnl:2:3: unknown global: fo0" >&2
+    echo "2 | (fo0 1)" >&2
+    echo "help: define fo0 first" >&2
+    exit 2
     ;;
   vanish)
     echo "{\"at_ms\":$now,\"type\":\"job_started\",\"job\":\"build\"}" >> "$events"
