@@ -231,12 +231,13 @@ fn run_sh(
     let mut terminal = run.terminal.borrow_mut();
     let echoes = terminal.echoes();
     let job = scope.job.as_str();
-    let mut print = |stream: LogStream, line: &[u8]| {
-        terminal.output_line(job, stream, line);
+    let mut print = |stream: LogStream, partial: bool, line: &[u8]| {
+        terminal.output_piece(job, stream, partial, line);
     };
     let echo: Option<sh::Echo<'_>> =
         if echoes { Some(&mut print) } else { None };
     let result = sh::run(&request, &log_path, run.registry.redactor(), echo);
+    terminal.end_output(job);
     drop(terminal);
 
     let outcome = match result {
