@@ -272,6 +272,38 @@ fn fennel_module_required_from_quire_dir() {
 }
 
 #[test]
+fn module_error_names_pipeline_caller() {
+    let ws = Workspace::new(
+        "(local ci (require :quire.ci))\n\
+         (local util (require :lib.util))\n\
+         (ci.job :a [:quire/push]\n  \
+         (fn []\n    \
+         (util.must false)\n    \
+         {}))\n",
+    );
+    ws.write(
+        ".quire/lib/util.fnl",
+        "(fn must [ok]\n  (when (not ok)\n    (error \"check failed\")))\n\
+         {: must}\n",
+    );
+    let output = ws.run(&[]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = ws.events().into_iter().find_map(|e| match e {
+        EventKind::JobFinished { message, .. } => message,
+        _ => None,
+    });
+    assert_eq!(
+        message.as_deref(),
+        Some(
+            ".quire/lib/util.fnl:3: check failed\n  \
+             3 |     (error \"check failed\")))\n\
+             called from .quire/ci.fnl:5\n  \
+             5 |     (util.must false)"
+        )
+    );
+}
+
+#[test]
 fn require_outside_quire_dir_fails() {
     let ws = Workspace::new(
         "(local ci (require :quire.ci))\n\
