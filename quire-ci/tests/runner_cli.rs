@@ -696,6 +696,45 @@ fn missing_pipeline_named() {
 }
 
 #[test]
+fn run_without_pipeline_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .args(["run", "--workspace"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    // No temporary log directory was made and announced.
+    assert_eq!(text(&output.stdout), "");
+    let path = dir.path().canonicalize().unwrap().join(".quire/ci.fnl");
+    assert_eq!(
+        text(&output.stderr),
+        format!(
+            "error: no pipeline at {}; write one there, or point \
+             --workspace at a directory that contains .quire/ci.fnl\n",
+            path.display()
+        )
+    );
+
+    let missing = dir.path().join("nope");
+    let output = Command::new(BIN)
+        .args(["run", "--workspace"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(text(&output.stdout), "");
+    assert!(
+        text(&output.stderr).starts_with(&format!(
+            "error: cannot use the workspace {}: ",
+            missing.display()
+        )),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
 fn terminal_gets_colour_and_output() {
     // `script` (util-linux) runs quire-ci with a pseudo-terminal as its
     // standard output, as a developer's shell would.
