@@ -769,6 +769,24 @@ ci.job("string", {"quire/push"}, function(rt) error("nil") end)"#,
 }
 
 #[test]
+fn log_shows_tables_as_data() {
+    let run = run(&pipeline(
+        r#"ci.job("a", {"quire/push"}, function(rt)
+  rt.log("values", nil, 1.5, true, {b = 2, a = "x"}, {1, 2})
+  return {}
+end)"#,
+    ));
+    let job_log =
+        std::fs::read_to_string(run.out.join("jobs/a/job.log")).unwrap();
+    let lines = cri::parse_log(&job_log).unwrap();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(
+        lines[0].content,
+        r#"values nil 1.5 true {:a "x" :b 2} [1 2]"#
+    );
+}
+
+#[test]
 fn stdlib_argument_errors_name_caller() {
     let run = run(&pipeline(
         r#"local std = require("quire.stdlib")

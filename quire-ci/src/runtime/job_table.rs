@@ -605,6 +605,8 @@ fn write_log(
         }
         match part {
             Value::String(s) => text.push_str(&s.to_string_lossy()),
+            // Lua's own text for a table is only its address.
+            Value::Table(_) => text.push_str(&crate::fennel::view::view(part)),
             other => text.push_str(&other.to_string()?),
         }
     }
