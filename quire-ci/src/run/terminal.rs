@@ -194,6 +194,24 @@ impl Terminal {
                 format_duration(row.duration)
             );
         }
+
+        // Repeat why each job failed, which may have scrolled away.
+        let failed: Vec<&JobRow> = rows
+            .iter()
+            .filter(|r| r.outcome == JobOutcome::Failed)
+            .collect();
+        if !failed.is_empty() {
+            let _ = writeln!(self.out);
+        }
+        for row in failed {
+            let first = row
+                .message
+                .as_deref()
+                .and_then(|m| m.lines().next())
+                .unwrap_or("");
+            let label = self.paint(RED, "failed");
+            let _ = writeln!(self.out, "{label} {}: {first}", row.job);
+        }
         let _ = self.out.flush();
     }
 
@@ -291,6 +309,35 @@ mod tests {
         assert_eq!(
             printed(&shared),
             "[build] ! warn\n[build] token=x\n[build] tail\n"
+        );
+    }
+
+    #[test]
+    fn summary_repeats_failures() {
+        let (mut terminal, shared) = echoing();
+        let row = |job: &str, outcome, message: Option<&str>| JobRow {
+            job: job.into(),
+            outcome,
+            duration: Duration::from_millis(10),
+            message: message.map(str::to_string),
+        };
+        terminal.summary(&[
+            row("build", JobOutcome::Complete, None),
+            row(
+                "lint",
+                JobOutcome::Failed,
+                Some(".quire/ci.fnl:6: lint failed\n  6 | (error x)"),
+            ),
+            row("docs", JobOutcome::Skipped, Some("skipped because ...")),
+        ]);
+        assert_eq!(
+            printed(&shared),
+            "\njob    outcome   duration\n\
+             build  complete  0.01 s\n\
+             lint   failed    0.01 s\n\
+             docs   skipped   0.01 s\n\
+             \n\
+             failed lint: .quire/ci.fnl:6: lint failed\n"
         );
     }
 
