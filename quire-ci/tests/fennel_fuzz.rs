@@ -344,9 +344,6 @@ proptest! {
         if let Ok(compiled) = fennel::compile(&source, &options()) {
             let lua = mlua::Lua::new();
             let loaded = lua.load(compiled.lua.as_str()).set_name("@fuzz.fnl").into_function();
-            if std::env::var_os("FENNEL_FUZZ_SHOW").is_some() {
-                eprintln!("OK {source}");
-            }
             prop_assert!(
                 loaded.is_ok(),
                 "Lua rejected the output of\n{}\n---\n{}\n---\n{:?}",

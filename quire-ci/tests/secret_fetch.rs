@@ -292,6 +292,21 @@ fn fetch_after_shutdown_is_stopped() {
 }
 
 #[test]
+fn connects_before_first_request() {
+    let server = SecretServer::start(&[("deploy_key", "dk-value-0005")]);
+    let fetcher = fetcher(&server.url, TOKEN, SECONDS);
+    let started = Instant::now();
+    while server.hits("/healthz") == 0 {
+        assert!(started.elapsed() < SECONDS, "no early connection");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(server.total_hits(), 0);
+    let value = fetcher.handle().fetch("deploy_key", "b").unwrap();
+    assert_eq!(value.expose(), b"dk-value-0005");
+    assert_eq!(server.hits("/healthz"), 1);
+}
+
+#[test]
 fn invalid_name_sends_no_request() {
     let server = SecretServer::start(&[]);
     let fetcher = fetcher(&server.url, TOKEN, SECONDS);
@@ -315,6 +330,18 @@ fn start_rejects_bad_config() {
         let err = SecretFetcher::start(config).err().unwrap();
         assert!(err.to_string().contains(expected), "{url} {run}: {err}");
     }
+    let with_password = FetchConfig::new(
+        "https://user:hunter2-pass@127.0.0.1:1",
+        RUN_ID,
+        token(),
+        SECONDS,
+    );
+    let err = SecretFetcher::start(with_password).err().unwrap();
+    assert!(!err.to_string().contains("hunter2-pass"), "{err}");
+    let unparsable =
+        FetchConfig::new("::u:hunter2@x", RUN_ID, token(), SECONDS);
+    let err = SecretFetcher::start(unparsable).err().unwrap();
+    assert!(!err.to_string().contains("hunter2"), "{err}");
     let empty = FetchConfig::new(
         "http://127.0.0.1:1",
         RUN_ID,

@@ -136,14 +136,40 @@ fn millis_since_epoch(at: SystemTime) -> f64 {
         * 1e3
 }
 
-/// The `at_ms` of the first `job_started` in an events file.
-fn first_job_start(events: &Path) -> f64 {
+/// Returns the milliseconds from the first `job_started` to the
+/// `run_finished` in an events file.
+fn job_span(events: &Path) -> f64 {
     let text = std::fs::read_to_string(events).expect("the events file");
-    text.lines()
+    let events: Vec<Event> = text
+        .lines()
         .filter_map(|line| Event::from_line(line).ok())
+        .collect();
+    let start = first_job_start_in(&events);
+    let end = events
+        .iter()
+        .rev()
+        .find(|event| matches!(event.kind, EventKind::RunFinished { .. }))
+        .map(|event| event.at_ms as f64)
+        .expect("the run finished");
+    end - start
+}
+
+fn first_job_start_in(events: &[Event]) -> f64 {
+    events
+        .iter()
         .find(|event| matches!(event.kind, EventKind::JobStarted { .. }))
         .map(|event| event.at_ms as f64)
         .expect("a job started")
+}
+
+/// Returns the `at_ms` of the first `job_started` in an events file.
+fn first_job_start(events: &Path) -> f64 {
+    let text = std::fs::read_to_string(events).expect("the events file");
+    let events: Vec<Event> = text
+        .lines()
+        .filter_map(|line| Event::from_line(line).ok())
+        .collect();
+    first_job_start_in(&events)
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -254,21 +280,27 @@ fn lookups_by_transport(root: &Path, quire_ci: &Path) {
 
     let mut fs_times = Vec::new();
     let mut api_times = Vec::new();
+    let mut fs_spans = Vec::new();
+    let mut api_spans = Vec::new();
     for round in 0..ROUNDS {
         let name = format!("refs/heads/lookups-{round}");
-        for (demo, sha, times) in [
-            (&filesystem, &fs_sha, &mut fs_times),
-            (&api, &first.sha, &mut api_times),
+        for (demo, sha, times, spans) in [
+            (&filesystem, &fs_sha, &mut fs_times, &mut fs_spans),
+            (&api, &first.sha, &mut api_times, &mut api_spans),
         ] {
             let started = Instant::now();
             let (run, _) = fire_hook(demo, sha, &name);
             let run = wait(demo, &run.id);
             times.push(started.elapsed().as_secs_f64() * 1e3);
             assert_eq!(run.state, RunState::Complete, "run {} failed", run.id);
+            let data = demo.paths().data_dir();
+            spans.push(job_span(&data.run_dir(&run.repo, &run.id).events()));
         }
     }
     let fs = median(&mut fs_times);
     let api_ms = median(&mut api_times);
+    let fs_span = median(&mut fs_spans);
+    let api_span = median(&mut api_spans);
     let ratio = api_ms / fs;
     println!("  filesystem transport (baseline) {fs:8.1} ms");
     println!(
@@ -281,6 +313,10 @@ fn lookups_by_transport(root: &Path, quire_ci: &Path) {
         "  api cost per fetched name       {:8.3} ms  (100 names, \
          each fetched once)",
         (api_ms - fs) / 100.0
+    );
+    println!(
+        "  first job start -> run_finished {fs_span:8.1} ms filesystem, \
+         {api_span:.1} ms api"
     );
     filesystem.stop();
     api.stop();

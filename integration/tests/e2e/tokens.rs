@@ -144,3 +144,46 @@ fn is_zombie(pid: i32) -> bool {
         .map(|stat| stat.contains(") Z "))
         .unwrap_or(true)
 }
+
+/// The server hands every run its token in `QUIRE_CI_TOKEN`, in the
+/// filesystem transport too, where it still opens the secret API while
+/// the run is active. Commands do not inherit it, but they can read it
+/// from quire-ci's environment in `/proc`, so no recorded byte may
+/// carry it.
+#[test]
+fn filesystem_token_stays_out_of_logs() {
+    let quire = Quire::start(&config("filesystem", &secrets()));
+    let scratch = quire.scratch();
+    let shell = format!(
+        "{}; echo \"inherited: $QUIRE_CI_TOKEN\"; \
+         tr '\\0' '\\n' < /proc/$PPID/environ | grep '^QUIRE_CI_TOKEN='",
+        capture_runner(&scratch, "f")
+    );
+    let pipeline = format!(
+        r#"(local ci (require :quire.ci))
+
+(ci.job :print-token [:quire/push]
+  (fn [{{: sh}}]
+    (sh {})
+    {{}}))
+"#,
+        fennel_string(&shell)
+    );
+    let repo = quire.new_repo("widgets");
+    repo.write(".quire/ci.fnl", &pipeline);
+    repo.commit("print the inherited token");
+    repo.push();
+
+    let run = quire.wait_for_runs("widgets", 1).remove(0);
+    assert_eq!(run.state(), "complete", "{:#}", run.json);
+    let token = read_trimmed(&scratch.join("f.token"));
+    assert_eq!(token.len(), 64, "a captured token");
+    let hits = integration::scan::find_in_files(
+        &quire.data_dir(),
+        &[("the run's token", token.as_bytes())],
+    );
+    assert!(
+        hits.is_empty(),
+        "the token under the data directory: {hits:#?}"
+    );
+}

@@ -220,6 +220,17 @@ fn build_registry(
         let (registry, fetcher) = api_registry(args, bootstrap, redactor)?;
         return Ok((registry, Some(fetcher)));
     }
+
+    // The server hands every run a token, whichever the transport. This
+    // transport never uses it, but a command can still read it from
+    // this process's initial environment, so it is redacted all the
+    // same.
+    if let Some(token) = std::env::var_os(TOKEN_ENV) {
+        // SAFETY: as in `take_token`, no other thread exists yet.
+        unsafe { std::env::remove_var(TOKEN_ENV) };
+        let token = SecretValue::new(token.into_encoded_bytes());
+        register_token(&redactor, &token);
+    }
     let declared: BTreeMap<String, SecretValue> =
         match (bootstrap, &args.secrets) {
             (Some(_), Some(_)) => {
@@ -260,13 +271,7 @@ fn api_registry(
     let timeout = positive_seconds("secret-timeout", args.secret_timeout)?;
     let token = take_token()?;
 
-    // A command can still read the token from this process's initial
-    // environment, so no recorded byte may carry it either.
-    if !redactor.register(TOKEN_ENV, token.expose()) {
-        tracing::warn!(
-            "the run token in {TOKEN_ENV} is too short to be redacted"
-        );
-    }
+    register_token(&redactor, &token);
     if let Some(b) = bootstrap
         && !b.secrets.is_empty()
     {
@@ -280,6 +285,17 @@ fn api_registry(
     let fetcher = start_fetcher(server_url, run_id, token, timeout)?;
     let registry = SecretRegistry::with_fetcher(fetcher.handle(), redactor);
     Ok((registry, fetcher))
+}
+
+/// Registers the run token for redaction: a command can still read it
+/// from this process's initial environment in `/proc`, so no recorded
+/// byte may carry it.
+fn register_token(redactor: &Redactor, token: &SecretValue) {
+    if !redactor.register(TOKEN_ENV, token.expose()) {
+        tracing::warn!(
+            "the run token in {TOKEN_ENV} is too short to be redacted"
+        );
+    }
 }
 
 /// Reads the run token and removes it from the environment, so that
@@ -395,7 +411,13 @@ pub fn init_tracing(redactor: Option<&Arc<Redactor>>) {
     let filter = EnvFilter::try_from_env("QUIRE_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // quire-ci's stderr is usually the server's quire-ci.log, where
+    // colour codes would only clutter the file.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
     let _ = match redactor {
         Some(redactor) => builder
             .with_writer(RedactingMakeWriter::new(

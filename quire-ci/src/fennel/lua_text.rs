@@ -150,13 +150,10 @@ pub fn float_literal(v: f64) -> String {
 
 /// Appends a line marker for Fennel line `line`.
 pub fn push_mark(out: &mut String, line: u32) {
+    use std::fmt::Write;
     out.push(MARK);
-    out.push_str(itoa(line).as_str());
+    write!(out, "{line}").expect("writing to a String cannot fail");
     out.push(MARK_END);
-}
-
-fn itoa(v: u32) -> String {
-    v.to_string()
 }
 
 /// Returns whether `code` begins with `(`, skipping line markers.

@@ -74,6 +74,9 @@ impl<'a> Reader<'a> {
                 self.pos += 1;
             }
         }
+        // The first line where a form opens in column 1 while another
+        // form is still open: where a missing closer most likely is.
+        let mut nested_at_margin: Option<u32> = None;
         let mut stack: Vec<Open> = vec![Open {
             closer: 0,
             start: 0,
@@ -106,6 +109,13 @@ impl<'a> Reader<'a> {
                         b'[' => b']',
                         _ => b'}',
                     };
+                    let at_margin = start == 0 || self.src[start - 1] == b'\n';
+                    if at_margin
+                        && stack.len() > 1
+                        && nested_at_margin.is_none()
+                    {
+                        nested_at_margin = Some(line);
+                    }
                     self.pos += 1;
                     stack.push(Open {
                         closer,
@@ -183,13 +193,27 @@ impl<'a> Reader<'a> {
 
         if stack.len() > 1 {
             let open = stack.last().expect("stack is not empty");
+            let mut help = format!("add the closing `{}`", open.closer as char);
+            if stack.len() > 2 {
+                help += &format!(
+                    ". {} forms are still open, the outermost from line {}",
+                    stack.len() - 1,
+                    stack[1].line
+                );
+            }
+            if let Some(line) = nested_at_margin {
+                help += &format!(
+                    ". The form on line {line} starts in column 1 but is \
+                     nested, so a closer is probably missing before it"
+                );
+            }
             return Err(Diag::new(
                 span(open.start, open.start + 1),
                 format!(
                     "unclosed `{}` opened here",
                     self.src[open.start] as char
                 ),
-                format!("add the closing `{}`", open.closer as char),
+                help,
             ));
         }
         let root = stack.pop().expect("stack is not empty");

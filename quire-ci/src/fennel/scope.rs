@@ -3,6 +3,12 @@
 //! A stack of frames, innermost last. Function frames record whether
 //! `...` is available, because Lua rejects `...` outside a vararg
 //! function and Fennel reports that at compile time.
+//!
+//! Every new local gets a Lua name that no visible local uses yet, as
+//! Fennel does (`x`, then `x0` when it shadows): two Fennel names that
+//! mangle alike (`a-b`, `a_b`) stay apart, and a local declared by a
+//! hoisted statement cannot capture a name an already compiled
+//! operand refers to.
 
 use std::collections::HashMap;
 
@@ -23,19 +29,32 @@ pub struct Binding {
 
 #[derive(Debug, Default)]
 struct Frame {
-    names: HashMap<String, Binding>,
+    /// Fennel names this frame binds, to unbind when it closes.
+    names: Vec<String>,
     /// `Some(varargs)` for a function body, `None` for a block.
     function: Option<bool>,
     /// Number of `bind` calls on this frame, rebinding included.
     bind_count: usize,
+    /// Lua names taken by [`Scopes::fresh_local`] in this frame.
+    taken: Vec<String>,
+    /// Set on the function frame of a form hoisted into an immediately
+    /// called function, whose `return` is not the enclosing function's.
+    hoisted: bool,
 }
 
 /// The scope stack of one compilation.
+///
+/// Bindings live in one map from Fennel name to a stack of (frame
+/// index, binding), innermost last, so a lookup hashes the name once
+/// however deep the nesting is.
 #[derive(Debug)]
 pub struct Scopes {
     frames: Vec<Frame>,
+    bindings: HashMap<String, Vec<(usize, Binding)>>,
     /// Globals declared with `global`, by Fennel name, to Lua name.
     globals: HashMap<String, String>,
+    /// How many visible locals use each Lua name.
+    in_use: HashMap<String, u32>,
 }
 
 impl Scopes {
@@ -43,11 +62,12 @@ impl Scopes {
     pub fn new() -> Scopes {
         Scopes {
             frames: vec![Frame {
-                names: HashMap::new(),
                 function: Some(true),
-                bind_count: 0,
+                ..Frame::default()
             }],
+            bindings: HashMap::new(),
             globals: HashMap::new(),
+            in_use: HashMap::new(),
         }
     }
 
@@ -57,25 +77,93 @@ impl Scopes {
 
     pub fn push_function(&mut self, varargs: bool) {
         self.frames.push(Frame {
-            names: HashMap::new(),
             function: Some(varargs),
-            bind_count: 0,
+            ..Frame::default()
+        });
+    }
+
+    /// Opens the function frame of a hoisted form; see [`Frame::hoisted`].
+    pub fn push_hoisted(&mut self, varargs: bool) {
+        self.frames.push(Frame {
+            function: Some(varargs),
+            hoisted: true,
+            ..Frame::default()
         });
     }
 
     pub fn pop(&mut self) {
-        self.frames.pop();
+        let frame = self.frames.pop().expect("a frame is open");
         debug_assert!(!self.frames.is_empty());
+        for name in frame.names {
+            if let Some(stack) = self.bindings.get_mut(&name) {
+                stack.pop();
+            }
+        }
+        for lua in frame.taken {
+            if let Some(count) = self.in_use.get_mut(&lua) {
+                *count -= 1;
+                if *count == 0 {
+                    self.in_use.remove(&lua);
+                }
+            }
+        }
+    }
+
+    /// Returns a Lua name for a new local that mangles from `base` and
+    /// that no visible local uses, and takes it for the innermost frame.
+    pub fn fresh_local(&mut self, base: String) -> String {
+        let lua = if self.in_use.contains_key(&base) {
+            (0..)
+                .map(|n| format!("{base}{n}"))
+                .find(|candidate| !self.in_use.contains_key(candidate))
+                .expect("some suffix is free")
+        } else {
+            base
+        };
+        *self.in_use.entry(lua.clone()).or_insert(0) += 1;
+        let frame = self.frames.last_mut().expect("a frame is open");
+        frame.taken.push(lua.clone());
+        lua
+    }
+
+    /// Returns whether a visible local uses the Lua name `lua`, so a
+    /// global of that name must be reached through `_ENV`.
+    pub fn lua_name_in_use(&self, lua: &str) -> bool {
+        self.in_use.contains_key(lua)
+    }
+
+    /// Returns whether the innermost function frame is a hoisted form.
+    pub fn in_hoisted_function(&self) -> bool {
+        self.frames
+            .iter()
+            .rev()
+            .find(|f| f.function.is_some())
+            .is_some_and(|f| f.hoisted)
     }
 
     pub fn bind(&mut self, name: &str, lua: String, kind: BindKind) {
+        let depth = self.frames.len() - 1;
         let frame = self.frames.last_mut().expect("a frame is open");
         frame.bind_count += 1;
-        frame.names.insert(name.to_owned(), Binding { lua, kind });
+        let binding = Binding { lua, kind };
+        let stack = match self.bindings.get_mut(name) {
+            Some(stack) => stack,
+            None => self.bindings.entry(name.to_owned()).or_default(),
+        };
+        match stack.last_mut() {
+            Some((at, existing)) if *at == depth => *existing = binding,
+            _ => {
+                stack.push((depth, binding));
+                frame.names.push(name.to_owned());
+            }
+        }
     }
 
     pub fn lookup(&self, name: &str) -> Option<&Binding> {
-        self.frames.iter().rev().find_map(|f| f.names.get(name))
+        self.bindings
+            .get(name)
+            .and_then(|stack| stack.last())
+            .map(|(_, binding)| binding)
     }
 
     pub fn declare_global(&mut self, name: &str, lua: String) {
@@ -93,9 +181,10 @@ impl Scopes {
 
     /// Returns every name visible here, locals and declared globals.
     pub fn visible_names(&self) -> impl Iterator<Item = &str> {
-        self.frames
+        self.bindings
             .iter()
-            .flat_map(|f| f.names.keys())
+            .filter(|(_, stack)| !stack.is_empty())
+            .map(|(name, _)| name)
             .chain(self.globals.keys())
             .map(String::as_str)
     }

@@ -9,7 +9,9 @@
 //! - `forbidden-...`: 403;
 //! - anything else: 404 with the API's JSON error body.
 //!
-//! A wrong bearer token or another run's id gets 401.
+//! A wrong bearer token or another run's id gets 401. `GET /healthz`
+//! returns 200, as the quire server's does, and is counted under the
+//! name `/healthz`, which no secret can have.
 
 #![allow(dead_code)]
 
@@ -58,6 +60,7 @@ impl SecretServer {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = Router::new()
             .route("/api/runs/{run_id}/secrets/{name}", get(secret))
+            .route("/healthz", get(healthz))
             .with_state(Arc::clone(&state));
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -90,9 +93,16 @@ impl SecretServer {
         *self.state.hits.lock().unwrap().get(name).unwrap_or(&0)
     }
 
-    /// Requests received in all.
+    /// Secret requests received in all.
     pub fn total_hits(&self) -> usize {
-        self.state.hits.lock().unwrap().values().sum()
+        self.state
+            .hits
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(name, _)| name.as_str() != "/healthz")
+            .map(|(_, count)| count)
+            .sum()
     }
 }
 
@@ -113,6 +123,16 @@ pub fn closed_port_url() -> String {
     let url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
     url
+}
+
+async fn healthz(State(state): State<Arc<ServerState>>) -> &'static str {
+    *state
+        .hits
+        .lock()
+        .unwrap()
+        .entry("/healthz".into())
+        .or_default() += 1;
+    "ok"
 }
 
 async fn secret(

@@ -67,7 +67,7 @@ impl Compiler<'_> {
                     );
                 }
                 self.recycle(stmts);
-                self.commit_target(pattern, mode);
+                self.commit_target(pattern, mode, &target);
                 Ok(())
             }
             Kind::Seq(_) | Kind::Table(_) => {
@@ -125,9 +125,11 @@ impl Compiler<'_> {
             pattern.line,
             &format!("{decl}{} = {values}", targets.join(", ")),
         );
+        let mut next_target = targets.iter();
         for item in items {
+            let target = next_target.next().expect("a target per item");
             if is_simple_target(item) {
-                self.commit_target(item, mode);
+                self.commit_target(item, mode, target);
             }
         }
         for (item, tmp) in nested {
@@ -151,7 +153,7 @@ impl Compiler<'_> {
                     pattern.line,
                     &format!("{decl}{target} = {}", value.single()),
                 );
-                self.commit_target(pattern, mode);
+                self.commit_target(pattern, mode, &target);
                 Ok(())
             }
             Kind::Seq(items) => {
@@ -172,8 +174,9 @@ impl Compiler<'_> {
                             ));
                         };
                         let v = if item.is_sym("&") {
+                            let table = self.global_ref("table");
                             Expr::new(
-                                format!("{{table.unpack({src}, {index})}}"),
+                                format!("{{{table}.unpack({src}, {index})}}"),
                                 EKind::Single,
                             )
                         } else {
@@ -268,27 +271,23 @@ impl Compiler<'_> {
                 if name == "_" {
                     return Ok(self.gensym());
                 }
-                Ok(self.pending_name(name))
+                Ok(self.fresh_local(name))
             }
             BindMode::Global => {
                 self.check_bindable(node)?;
-                Ok(lua_text::mangle(name))
+                Ok(self.global_ref(&lua_text::mangle(name)))
             }
             BindMode::Set => self.set_target(node, name),
         }
     }
 
-    fn pending_name(&self, name: &str) -> String {
-        super::local_name(name)
-    }
-
-    /// Binds a new local or global name once its value is assigned.
-    fn commit_target(&mut self, node: &Node, mode: BindMode) {
+    /// Binds a new local or global name once its value is assigned to
+    /// `lua`, the target [`Self::simple_target`] returned.
+    fn commit_target(&mut self, node: &Node, mode: BindMode, lua: &str) {
         let Some(name) = node.sym() else { return };
         match mode {
             BindMode::Local(kind) if name != "_" => {
-                let lua = self.pending_name(name);
-                self.scope.bind(name, lua, kind);
+                self.scope.bind(name, lua.to_owned(), kind);
             }
             BindMode::Global => {
                 self.scope.declare_global(name, lua_text::mangle(name));
@@ -315,7 +314,7 @@ impl Compiler<'_> {
             ));
         }
         if let Some(lua) = self.scope.global(name) {
-            return Ok(lua.to_owned());
+            return Ok(self.global_ref(lua));
         }
         Err(Diag::new(
             node.span,

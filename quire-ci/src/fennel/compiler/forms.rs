@@ -145,16 +145,19 @@ impl Compiler<'_> {
                 "write (tset tbl key value)",
             ));
         }
-        let t = self.one(&items[1])?;
-        let mut target = t.prefix();
-        for key in &items[2..items.len() - 1] {
-            let k = self.one(key)?;
+        let mut operands = Vec::with_capacity(items.len() - 1);
+        for item in &items[1..] {
+            let e = self.one_after(item, &mut operands)?;
+            operands.push(e);
+        }
+        let value = operands.pop().expect("tset has a value");
+        let mut target = operands[0].prefix();
+        for k in &operands[1..] {
             target.push('[');
             target.push_str(&k.single());
             target.push(']');
         }
-        let v = self.one(&items[items.len() - 1])?;
-        self.emit(node.line, &format!("{target} = {}", v.single()));
+        self.emit(node.line, &format!("{target} = {}", value.single()));
         self.deliver(node.line, Vec::new(), pos)
     }
 
@@ -346,7 +349,7 @@ impl Compiler<'_> {
                 ));
             }
         };
-        if !matches!(pos, Pos::Tail) {
+        if !matches!(pos, Pos::Tail) || self.scope.in_hoisted_function() {
             return Err(Diag::new(
                 node.span,
                 "`tail!` used outside tail position",

@@ -45,9 +45,7 @@ impl Compiler<'_> {
             ));
         };
         let mut body = &items[i + 1..];
-        if body.len() > 1
-            && matches!(body[0].kind, Kind::Str(_) | Kind::Table(_))
-        {
+        if body.len() > 1 && is_docstring_or_metadata(&body[0]) {
             body = &body[1..];
         }
 
@@ -257,5 +255,17 @@ fn scan_dollars(node: &Node, max: &mut usize, varargs: &mut bool) {
             scan_dollars(v, max, varargs);
         }),
         _ => {}
+    }
+}
+
+/// Returns whether the first form of a function body is its docstring,
+/// or a metadata table whose keys all start with `fnl/`.
+fn is_docstring_or_metadata(form: &Node) -> bool {
+    match &form.kind {
+        Kind::Str(_) => true,
+        Kind::Table(pairs) => pairs.iter().all(|(key, _)| {
+            matches!(&key.kind, Kind::Str(k) if k.starts_with(b"fnl/"))
+        }),
+        _ => false,
     }
 }

@@ -255,13 +255,33 @@ impl Compiler<'_> {
                 ));
             }
         };
-        for f in init {
-            self.compile(f, Pos::Stmt)?;
+        // As in Fennel, `collect` takes a key and a value form, or one
+        // form yielding both; the others take exactly one form.
+        let most = if form == "collect" { 2 } else { 1 };
+        if body.len() > most {
+            let forms = if most == 2 {
+                "1 or 2 body forms"
+            } else {
+                "one body form"
+            };
+            return Err(Diag::new(
+                body[most].span,
+                format!("`{form}` expects {forms}, found {}", body.len()),
+                "wrap several forms in (do ...)",
+            ));
         }
         if form == "collect" {
             let key = self.gensym();
             let value = self.gensym();
-            let exprs = self.compile(last, Pos::Expr(Some(2)))?;
+            let exprs = match init.first() {
+                Some(key_form) => {
+                    let mut pair = vec![self.one(key_form)?];
+                    let v = self.one_after(last, &mut pair)?;
+                    pair.push(v);
+                    pair
+                }
+                None => self.compile(last, Pos::Expr(Some(2)))?,
+            };
             let exprs = if exprs.is_empty() {
                 "nil".to_owned()
             } else {
@@ -302,30 +322,39 @@ impl Compiler<'_> {
                 format!("write ({form} [sum 0 ...] body)"),
             ));
         }
+        if items[1].list().is_none()
+            && let Kind::Seq(bindings) = &items[1].kind
+            && bindings[0].sym().is_none()
+        {
+            let expanded = accumulate_destructured(node, form, bindings, body);
+            return self.compile(&expanded, pos);
+        }
         let acc_node = spec.main.remove(0);
         let init_node = spec.main.remove(0);
         let init = self.one(init_node)?;
         let acc = self.gensym();
         self.emit(node.line, &format!("local {acc} = {}", init.single()));
         self.scope.push_block();
-        match acc_node.sym() {
-            Some(_) => {
-                let name = self.check_bindable(acc_node)?;
-                self.scope.bind(name, acc.clone(), BindKind::Var);
-            }
-            None => {
+        let name = match self.check_bindable(acc_node) {
+            Ok(name) => name,
+            Err(e) => {
                 self.scope.pop();
-                return Err(Diag::new(
-                    acc_node.span,
-                    "the accumulator must be a name",
-                    format!("write ({form} [acc init ...] body)"),
-                ));
+                return Err(e);
             }
-        }
+        };
+        self.scope.bind(name, acc.clone(), BindKind::Var);
         if form == "faccumulate" {
             self.open_range(node, form, &spec)?;
         } else {
             self.open_each(node, form, &spec)?;
+        }
+        if body.len() > 1 {
+            self.scope.pop();
+            return Err(Diag::new(
+                body[1].span,
+                format!("`{form}` expects one body form, found {}", body.len()),
+                "wrap several forms in (do ...)",
+            ));
         }
         let result = self.body(body, Pos::Expr(Some(1)), node.line);
         let v = result?.into_iter().next().unwrap_or_else(Expr::nil);
@@ -334,4 +363,40 @@ impl Compiler<'_> {
         self.scope.pop();
         self.deliver(node.line, vec![Expr::new(acc, EKind::Name)], pos)
     }
+}
+
+/// Rewrites an `accumulate` or `faccumulate` whose accumulator is a
+/// pattern, such as `(sum count)` or `[lo hi]`, as Fennel defines it:
+/// `(do (var pattern init) (each [...] (set pattern body)) pattern)`,
+/// where a `(a b)` accumulator yields `(values a b)`.
+fn accumulate_destructured(
+    node: &Node,
+    form: &str,
+    bindings: &[Node],
+    body: &[Node],
+) -> Node {
+    let sym = |name: &str| node.at(Kind::Sym(name.to_owned()));
+    let list = |items: Vec<Node>| node.at(Kind::List(items));
+    let (pattern, init) = (&bindings[0], &bindings[1]);
+    let mut body_form = vec![sym("do")];
+    body_form.extend(body.iter().cloned());
+    let iterate = if form == "faccumulate" { "for" } else { "each" };
+    let result = match pattern.list() {
+        Some(names) => {
+            let mut values = vec![sym("values")];
+            values.extend(names.iter().cloned());
+            list(values)
+        }
+        None => pattern.clone(),
+    };
+    list(vec![
+        sym("do"),
+        list(vec![sym("var"), pattern.clone(), init.clone()]),
+        list(vec![
+            sym(iterate),
+            node.at(Kind::Seq(bindings[2..].to_vec())),
+            list(vec![sym("set"), pattern.clone(), list(body_form)]),
+        ]),
+        result,
+    ])
 }

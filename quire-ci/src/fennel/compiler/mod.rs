@@ -1,4 +1,4 @@
-//! The compiler core: positions, expressions, symbols and calls.
+//! The compiler core: bodies, statements, positions and hoisting.
 //!
 //! A single pass over the forms writes Lua text. Every form is compiled
 //! for a [`Pos`]: as a statement, in tail position (the value is
@@ -22,14 +22,15 @@ mod ops;
 mod patterns;
 mod rewrite;
 mod specials;
+mod symbols;
 
 use std::collections::HashSet;
 
 use super::CompileOptions;
-use super::ast::{Kind, Node, Span};
+use super::ast::{Kind, Node};
 use super::diagnostics::Diag;
-use super::lua_text::{self, mangle};
-use super::scope::{BindKind, Scopes};
+use super::lua_text;
+use super::scope::Scopes;
 
 pub type R<T> = Result<T, Diag>;
 
@@ -255,7 +256,7 @@ impl<'a> Compiler<'a> {
             None => {
                 let varargs = self.scope.varargs();
                 let saved = self.begin_buffer();
-                self.scope.push_function(varargs);
+                self.scope.push_hoisted(varargs);
                 let result = write(self, Pos::Tail);
                 self.scope.pop();
                 let inner = self.end_buffer(saved);
@@ -446,110 +447,6 @@ impl<'a> Compiler<'a> {
         }
         code.push('}');
         Ok(Expr::new(code, EKind::Single))
-    }
-
-    /// Resolves a symbol used as a value.
-    pub fn symbol(&mut self, node: &Node, name: &str) -> R<Expr> {
-        if name == "..." {
-            if !self.scope.varargs() {
-                return Err(Diag::new(
-                    node.span,
-                    "`...` used outside a function that takes `...`",
-                    "add `...` to the enclosing function's parameters",
-                ));
-            }
-            return Ok(Expr::new("...", EKind::Varg));
-        }
-        if name.contains(':') && name.len() > 1 && !name.starts_with(':') {
-            return Err(Diag::new(
-                node.span,
-                format!("method call `{name}` used as a value"),
-                format!(
-                    "call it: ({name} args...), or use (: obj :method) in a call"
-                ),
-            ));
-        }
-        let (base, fields) = split_multi(name);
-        let mut code = self.resolve(node.span, base)?;
-        for field in fields {
-            push_field(&mut code, field);
-        }
-        Ok(Expr::new(code, EKind::Name))
-    }
-
-    /// Returns the Lua name for a plain (non-multi) symbol.
-    pub fn resolve(&self, span: Span, name: &str) -> R<String> {
-        if let Some(b) = self.scope.lookup(name) {
-            return Ok(b.lua.clone());
-        }
-        if let Some(lua) = self.scope.global(name) {
-            return Ok(lua.to_owned());
-        }
-        if specials::is_special(name) {
-            return Err(Diag::new(
-                span,
-                format!("special form `{name}` used as a value"),
-                format!(
-                    "wrap it in a function, such as (fn [...] ({name} ...))"
-                ),
-            ));
-        }
-        if self.opts.allow_all_globals || self.allowed.contains(name) {
-            return Ok(mangle(name));
-        }
-        let candidates = self
-            .scope
-            .visible_names()
-            .chain(self.allowed.iter().copied());
-        let help = match closest_name(name, candidates) {
-            Some(close) => format!(
-                "did you mean `{close}`? Otherwise bind `{name}` with \
-                 `local`, `let` or `fn`, or declare it with \
-                 (global {name} value)"
-            ),
-            None => format!(
-                "bind it first with `local`, `let` or `fn`, declare it with \
-                 (global {name} value), or check the spelling"
-            ),
-        };
-        Err(Diag::new(span, format!("unknown global `{name}`"), help))
-    }
-
-    /// Declares a new local for `name` in the innermost scope and returns
-    /// its Lua name.
-    pub fn declare(&mut self, node: &Node, kind: BindKind) -> R<String> {
-        let name = self.check_bindable(node)?;
-        let lua = local_name(name);
-        self.scope.bind(name, lua.clone(), kind);
-        Ok(lua)
-    }
-
-    /// Checks that `node` is a symbol that may name a new local.
-    pub fn check_bindable<'n>(&self, node: &'n Node) -> R<&'n str> {
-        let Some(name) = node.sym() else {
-            return Err(Diag::new(
-                node.span,
-                format!("expected a symbol to bind, found {}", node.describe()),
-                "bind a plain name such as `x` here",
-            ));
-        };
-        let multi =
-            name.len() > 1 && (name.contains('.') || name.contains(':'));
-        if multi && name != "..." {
-            return Err(Diag::new(
-                node.span,
-                format!("cannot bind multi-symbol `{name}`"),
-                "bind a plain name; use `set` to change a field",
-            ));
-        }
-        if specials::is_special(name) {
-            return Err(Diag::new(
-                node.span,
-                format!("local `{name}` would shadow a special form"),
-                "pick another name",
-            ));
-        }
-        Ok(name)
     }
 
     /// Compiles a list form: a special form or a call.

@@ -3,22 +3,13 @@
 
 use crate::fennel::lua_text::{self, mangle};
 
-/// Globals that generated code calls. A user local with one of these
-/// names gets a trailing `_` in Lua, so generated calls still reach
-/// the global.
-const HELPER_GLOBALS: &[&str] = &["type", "error", "table", "pcall"];
-
-/// Returns the Lua name of a new local for the Fennel name `name`.
+/// Returns the mangled Lua name for the Fennel name `name`, before
+/// [`crate::fennel::scope::Scopes::fresh_local`] makes it unique.
 pub fn local_name(name: &str) -> String {
     if let Some(number) = name.strip_prefix("\u{0}g") {
         return format!("_{number}_");
     }
-    let lua = mangle(name);
-    if HELPER_GLOBALS.contains(&lua.as_str()) {
-        lua + "_"
-    } else {
-        lua
-    }
+    mangle(name)
 }
 
 /// Returns the candidate nearest to `name` by edit distance, when it is

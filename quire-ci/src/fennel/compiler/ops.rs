@@ -60,6 +60,20 @@ impl Compiler<'_> {
                         format!("(1 {op} {})", a.single()),
                         EKind::Single,
                     ),
+                    // As in Fennel 1.5, these apply the operator to
+                    // their identity, so `(+ "5")` is the number 5 and
+                    // `(bor 1.5)` raises Lua's integer error.
+                    "+" | "*" | "band" | "bor" | "bxor" => {
+                        let identity = match name {
+                            "*" => "1",
+                            "band" => "-1",
+                            _ => "0",
+                        };
+                        Expr::new(
+                            format!("({identity} {op} {})", a.single()),
+                            EKind::Single,
+                        )
+                    }
                     _ => Expr::new(
                         a.single(),
                         if a.is_multi() { EKind::Single } else { a.kind },
@@ -172,13 +186,15 @@ impl Compiler<'_> {
             other => other,
         };
         let joiner = if op == "~=" { " or " } else { " and " };
-        // In a chain every operand but the last appears twice, so each
-        // is stored in a local unless it is pure, in operand order.
+        // In a chain the middle operands appear twice, so each operand
+        // that is not pure is stored in a local, in operand order. As in
+        // Fennel, every operand is evaluated, even after a comparison
+        // that already failed: `(< 2 1 (f))` calls `f`.
         let chain = args.len() > 2;
         let mut operands: Vec<Expr> = Vec::with_capacity(args.len());
-        for (i, arg) in args.iter().enumerate() {
+        for arg in args {
             let v = self.one_after(arg, &mut operands)?;
-            let v = if chain && i + 1 < args.len() && !v.is_pure() {
+            let v = if chain && !v.is_pure() {
                 let tmp = self.gensym();
                 self.emit(node.line, &format!("local {tmp} = {}", v.single()));
                 Expr::new(tmp, EKind::Name)

@@ -5,8 +5,9 @@
 //! index a non-table) and a list of bindings made once it is true.
 //! Without `where` guards the clauses form one `if`/`elseif` chain.
 //! With guards, a `matched` flag carries the fall-through, because a
-//! guard can only be tested after its clause's bindings exist. An `(or ...)` alternative whose patterns bind names compiles
-//! as one clause per alternative sharing the same body.
+//! guard can only be tested after its clause's bindings exist. An
+//! `(or ...)` whose alternatives bind names, at any depth, compiles as
+//! one clause per combination of alternatives, sharing the same body.
 //!
 //! In `match`, a plain name already bound outside the pattern is
 //! compared with, not rebound; in `case`, names always bind and
@@ -98,7 +99,7 @@ impl Compiler<'_> {
         for pair in clauses.chunks(2) {
             let (pattern, body) = (&pair[0], &pair[1]);
             let (pattern, guards) = split_where(pattern);
-            for alt in alternatives(pattern) {
+            for alt in &alternatives(pattern)? {
                 let mut clause = Clause {
                     conds: Vec::new(),
                     binds: Vec::new(),
@@ -182,7 +183,7 @@ impl Compiler<'_> {
         let names: Vec<String> = clause
             .binds
             .iter()
-            .map(|(n, _)| super::local_name(n))
+            .map(|(n, _)| self.fresh_local(n))
             .collect();
         let values: Vec<&str> =
             clause.binds.iter().map(|(_, a)| a.as_str()).collect();
@@ -259,7 +260,10 @@ impl Compiler<'_> {
                 Ok(())
             }
             Kind::Seq(items) => {
-                clause.conds.push(format!("type({access}) == \"table\""));
+                let type_fn = self.global_ref("type");
+                clause
+                    .conds
+                    .push(format!("{type_fn}({access}) == \"table\""));
                 let mut index = 1;
                 let mut i = 0;
                 while i < items.len() {
@@ -273,7 +277,8 @@ impl Compiler<'_> {
                             ));
                         };
                         let value = if item.is_sym("&") {
-                            format!("{{table.unpack({access}, {index})}}")
+                            let table = self.global_ref("table");
+                            format!("{{{table}.unpack({access}, {index})}}")
                         } else {
                             access.to_owned()
                         };
@@ -294,7 +299,10 @@ impl Compiler<'_> {
                 Ok(())
             }
             Kind::Table(pairs) => {
-                clause.conds.push(format!("type({access}) == \"table\""));
+                let type_fn = self.global_ref("type");
+                clause
+                    .conds
+                    .push(format!("{type_fn}({access}) == \"table\""));
                 for (key, sub) in pairs {
                     if key.is_sym("&as") {
                         let name = self.check_bindable(sub)?.to_owned();
@@ -433,13 +441,92 @@ fn split_where(pattern: &Node) -> (&Node, &[Node]) {
     }
 }
 
-/// Splits a top-level `(or a b)` into its alternatives.
-fn alternatives(pattern: &Node) -> Vec<&Node> {
-    match pattern.list() {
+/// Most alternatives one clause may expand into.
+const MAX_ALTERNATIVES: usize = 256;
+
+/// Expands every `(or ...)` in `pattern` whose alternatives may bind
+/// names into whole-clause alternatives, one per combination, so each
+/// gets its own bindings. An `or` of literals only stays a condition.
+fn alternatives(pattern: &Node) -> R<Vec<Node>> {
+    // A top-level `or` always splits, because its alternatives may be
+    // multiple-value patterns, which only work as whole patterns.
+    let expanded: Vec<Node> = match pattern.list() {
         Some(items) if items.first().is_some_and(|h| h.is_sym("or")) => {
-            items[1..].iter().collect()
+            items[1..].iter().flat_map(expand_or).collect()
         }
-        _ => vec![pattern],
+        _ => expand_or(pattern),
+    };
+    if expanded.len() > MAX_ALTERNATIVES {
+        return Err(Diag::new(
+            pattern.span,
+            format!("pattern expands into {} alternatives", expanded.len()),
+            format!(
+                "split the clause: `or` patterns that bind names may \
+                 combine into at most {MAX_ALTERNATIVES} alternatives"
+            ),
+        ));
+    }
+    Ok(expanded)
+}
+
+fn expand_or(pattern: &Node) -> Vec<Node> {
+    let product = |parts: Vec<Vec<Node>>,
+                   rebuild: &dyn Fn(Vec<Node>) -> Kind| {
+        let mut combos: Vec<Vec<Node>> = vec![Vec::new()];
+        for options in parts {
+            if combos.len() * options.len() > MAX_ALTERNATIVES + 1 {
+                // Report the size without building every combination.
+                return vec![pattern.clone(); MAX_ALTERNATIVES + 1];
+            }
+            let mut next = Vec::with_capacity(combos.len() * options.len());
+            for combo in &combos {
+                for option in &options {
+                    let mut longer = combo.clone();
+                    longer.push(option.clone());
+                    next.push(longer);
+                }
+            }
+            combos = next;
+        }
+        combos
+            .into_iter()
+            .map(|items| pattern.at(rebuild(items)))
+            .collect()
+    };
+    match &pattern.kind {
+        Kind::List(items) => match items.first().and_then(Node::sym) {
+            Some("or") if items[1..].iter().any(may_bind) => {
+                items[1..].iter().flat_map(expand_or).collect()
+            }
+            Some("or" | "=" | "where") => vec![pattern.clone()],
+            _ => product(items.iter().map(expand_or).collect(), &Kind::List),
+        },
+        Kind::Seq(items) => {
+            product(items.iter().map(expand_or).collect(), &Kind::Seq)
+        }
+        Kind::Table(pairs) => {
+            let keys: Vec<&Node> = pairs.iter().map(|(k, _)| k).collect();
+            let rebuild = |values: Vec<Node>| {
+                Kind::Table(
+                    keys.iter().map(|k| (*k).clone()).zip(values).collect(),
+                )
+            };
+            product(pairs.iter().map(|(_, v)| expand_or(v)).collect(), &rebuild)
+        }
+        _ => vec![pattern.clone()],
+    }
+}
+
+/// Returns whether `pattern` contains a symbol that could bind a name.
+fn may_bind(pattern: &Node) -> bool {
+    match &pattern.kind {
+        Kind::Sym(s) => s != "_" && !(s.len() > 1 && s.contains('.')),
+        Kind::List(items) if items.first().is_some_and(|h| h.is_sym("=")) => {
+            false
+        }
+        Kind::List(items) | Kind::Seq(items) => items.iter().any(may_bind),
+        Kind::Table(pairs) => pairs.iter().any(|(_, v)| may_bind(v)),
+        _ => false,
     }
 }
 

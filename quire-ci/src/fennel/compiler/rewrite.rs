@@ -80,15 +80,30 @@ impl Compiler<'_> {
                         "(partial f a b)",
                     ));
                 };
+                // As in Fennel, the function form is evaluated at each
+                // call, and so are arguments that are literals or plain
+                // names; other arguments are evaluated once, here.
                 let mut bindings = Vec::new();
-                let mut call = Vec::new();
-                for arg in &items[1..] {
+                let mut call = vec![f.clone()];
+                for arg in &items[2..] {
+                    let plain = match &arg.kind {
+                        Kind::Sym(s) => !s.contains(['.', ':']),
+                        Kind::Str(_)
+                        | Kind::Int(_)
+                        | Kind::Float(_)
+                        | Kind::Bool(_)
+                        | Kind::Nil => true,
+                        _ => false,
+                    };
+                    if plain {
+                        call.push(arg.clone());
+                        continue;
+                    }
                     let tmp = self.gensym_node(arg);
                     bindings.push(tmp.clone());
                     bindings.push(arg.clone());
                     call.push(tmp);
                 }
-                let _ = f;
                 call.push(sym(node, "..."));
                 let func = list(
                     node,

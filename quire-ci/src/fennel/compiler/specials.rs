@@ -4,6 +4,8 @@
 //! Special names take precedence over globals, but a local of the same
 //! name cannot exist: binding one is a compile error.
 
+use std::collections::HashSet;
+
 use super::{Compiler, Expr, Pos, R};
 use crate::fennel::ast::{Kind, Node};
 use crate::fennel::diagnostics::Diag;
@@ -100,7 +102,10 @@ const MACRO_FORMS: &[&str] = &[
 ];
 
 pub fn is_special(name: &str) -> bool {
-    SPECIALS.contains(&name)
+    static SET: std::sync::OnceLock<HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    SET.get_or_init(|| SPECIALS.iter().copied().collect())
+        .contains(name)
 }
 
 /// Returns whether a form certainly yields exactly one value.
@@ -151,7 +156,7 @@ impl Compiler<'_> {
         items: &[Node],
         pos: Pos,
     ) -> Option<R<Vec<Expr>>> {
-        if self.scope.lookup(name).is_some() {
+        if !is_special(name) || self.scope.lookup(name).is_some() {
             return None;
         }
         let result = match name {

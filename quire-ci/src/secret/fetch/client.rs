@@ -16,6 +16,7 @@ use reqwest::header::{AUTHORIZATION, HeaderValue};
 use zeroize::Zeroizing;
 
 use super::RetryPolicy;
+use super::handle::FetchStartError;
 use crate::secret::error::SecretError;
 use crate::secret::value::SecretValue;
 
@@ -53,7 +54,7 @@ impl HttpClient {
         token: &SecretValue,
         attempt_timeout: Duration,
         retry: RetryPolicy,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, FetchStartError> {
         // Requests go straight to the server: a proxy from the
         // environment would see the token.
         let client = reqwest::Client::builder()
@@ -61,12 +62,15 @@ impl HttpClient {
             .tcp_nodelay(true)
             .timeout(attempt_timeout)
             .build()
-            .map_err(|e| describe(&e))?;
+            .map_err(|e| FetchStartError::Thread(describe(&e)))?;
         let mut bearer = Zeroizing::new(b"Bearer ".to_vec());
         bearer.extend_from_slice(token.expose());
-        let mut authorization = HeaderValue::from_bytes(&bearer).map_err(
-            |_| "the token contains bytes not allowed in an HTTP header",
-        )?;
+        let mut authorization =
+            HeaderValue::from_bytes(&bearer).map_err(|_| {
+                FetchStartError::InvalidToken(
+                    "it contains bytes not allowed in an HTTP header".into(),
+                )
+            })?;
         authorization.set_sensitive(true);
         Ok(Self {
             client,
@@ -75,6 +79,31 @@ impl HttpClient {
             run_id: run_id.to_string(),
             retry,
         })
+    }
+
+    /// Opens the keep-alive connection before the first secret is
+    /// requested, with `GET /healthz`, so that the first fetch does not
+    /// wait for a TCP handshake. A failure is only traced: the first
+    /// fetch then connects and reports its own error.
+    pub(super) async fn connect_early(&self) {
+        let url = format!("{}/healthz", self.server_url);
+        let started = std::time::Instant::now();
+        let outcome = match self.client.get(&url).send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                // Reading the body to its end returns the connection to
+                // the pool.
+                let _ = response.bytes().await;
+                format!("HTTP {status}")
+            }
+            Err(err) => describe(&err),
+        };
+        tracing::debug!(
+            target: "quire_ci::secret",
+            outcome = %outcome,
+            took_us = started.elapsed().as_micros() as u64,
+            "connected to the server early"
+        );
     }
 
     /// Fetches `name`, retrying server errors and connection failures.

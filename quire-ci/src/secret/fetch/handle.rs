@@ -96,7 +96,8 @@ impl FetchHandle {
 /// An error that kept the secret-fetch thread from starting.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchStartError {
-    /// The server URL is not a plain `http://` URL.
+    /// The server URL is not a plain `http://` URL. A password in it is
+    /// not shown.
     #[error(
         "invalid server URL {url:?}: {reason}; pass --server-url as \
          http://HOST:PORT"
@@ -113,6 +114,7 @@ pub enum FetchStartError {
     /// The timeout is zero, negative or not a number.
     #[error("invalid secret timeout: it must be a positive number of seconds")]
     InvalidTimeout,
+    /// The thread or its HTTP client could not be created.
     #[error("cannot start the secret-fetch thread: {0}")]
     Thread(String),
 }
@@ -147,8 +149,7 @@ impl SecretFetcher {
             &config.token,
             config.timeout,
             config.retry,
-        )
-        .map_err(FetchStartError::InvalidToken)?;
+        )?;
 
         let (requests, incoming) = crossbeam_channel::unbounded();
         let doorbell = Arc::new(Doorbell {
@@ -239,8 +240,11 @@ fn run_thread(
         }
     };
     record();
+    // The client needs sockets and timers only; `enable_all` would also
+    // start the signal and child-process drivers.
     let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
+        .enable_io()
+        .enable_time()
         .on_thread_start(record)
         .build();
     let runtime = match runtime {
@@ -260,12 +264,23 @@ fn run_thread(
 }
 
 fn check_server_url(url: &str) -> Result<(), FetchStartError> {
+    let parsed = reqwest::Url::parse(url);
+    // The message shows the URL, less any password it carries.
+    let shown = match &parsed {
+        Ok(parsed) if parsed.password().is_some() => {
+            let mut masked = parsed.clone();
+            let _ = masked.set_password(Some("<redacted>"));
+            masked.to_string()
+        }
+        Ok(_) => url.to_string(),
+        Err(_) if !url.contains('@') => url.to_string(),
+        Err(_) => "<a URL with credentials>".to_string(),
+    };
     let invalid = |reason: &str| FetchStartError::InvalidServerUrl {
-        url: url.to_string(),
+        url: shown.clone(),
         reason: reason.to_string(),
     };
-    let parsed =
-        reqwest::Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
+    let parsed = parsed.map_err(|e| invalid(&e.to_string()))?;
     if parsed.scheme() != "http" {
         return Err(invalid(
             "only plain http:// is supported, because this build of \

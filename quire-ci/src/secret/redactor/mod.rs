@@ -6,9 +6,9 @@
 //! does not grow with the number of secrets the way one substring
 //! search per value would. Values can be registered at any time, also
 //! while streams are open, because the API transport reveals them in
-//! the middle of a run: registering only records the value and bumps a
-//! generation counter, and the automaton is rebuilt lazily by the next
-//! redaction that finds a newer generation.
+//! the middle of a run. Registering only records the value and bumps a
+//! generation counter. The next redaction that finds a newer
+//! generation rebuilds the automaton.
 //!
 //! Matching rules (see `scan` for how they hold across chunks):
 //! - The longest pattern wins among those starting at the leftmost
