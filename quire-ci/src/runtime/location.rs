@@ -76,12 +76,14 @@ fn strip_traceback(msg: &str) -> &str {
 /// The pipeline file, where a call into a helper module starts.
 const PIPELINE: &str = ".quire/ci.fnl";
 
-/// Returns the `.quire/ci.fnl:LINE` that led to an error raised in
-/// another file, such as a helper module, from the error's traceback.
-/// `None` when the error is in the pipeline file itself or no frame of
-/// it is left (a tail call replaces the caller's frame).
+/// Returns the `.quire/ci.fnl:LINE` that led to an error raised in a
+/// helper module under `.quire/`, from the error's traceback. `None`
+/// for an error located elsewhere or nowhere, or when no frame of the
+/// pipeline file is left (a tail call replaces the caller's frame).
 pub fn pipeline_caller(message: &str, full: &str) -> Option<String> {
-    if message.starts_with(&format!("{PIPELINE}:")) {
+    let in_module = message.starts_with(".quire/")
+        && !message.starts_with(&format!("{PIPELINE}:"));
+    if !in_module {
         return None;
     }
     let traceback = &full[full.find("stack traceback:")?..];
@@ -148,6 +150,8 @@ mod tests {
             Some(".quire/ci.fnl:6")
         );
         assert_eq!(pipeline_caller(".quire/ci.fnl:6: x", full), None);
+        assert_eq!(pipeline_caller("nil", full), None);
+        assert_eq!(pipeline_caller("job \"a\" timed out", full), None);
         assert_eq!(pipeline_caller(message, message), None);
     }
 
