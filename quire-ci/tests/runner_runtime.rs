@@ -857,6 +857,10 @@ end)
 ci.job("sh-pcall-loop", {"quire/push"}, function(rt)
   while true do pcall(rt.sh, "sleep 30") end
 end)
+ci.job("resume-once", {"quire/push"}, function(rt)
+  coroutine.resume(coroutine.create(function() while true do end end))
+  return {}
+end)
 ci.job("quick", {"quire/push"}, function(rt) return {} end)"#,
         ),
         |o| o.job_timeout = Some(Duration::from_millis(300)),
@@ -874,7 +878,7 @@ ci.job("quick", {"quire/push"}, function(rt) return {} end)"#,
     assert_eq!(run.outcome("coroutine"), JobOutcome::Failed);
     assert!(run.message("coroutine").ends_with(&expected("coroutine")));
     // Catching the timeout error does not let a job run on.
-    for job in ["pcall-loop", "resume-loop", "sh-pcall-loop"] {
+    for job in ["pcall-loop", "resume-loop", "sh-pcall-loop", "resume-once"] {
         assert_eq!(run.outcome(job), JobOutcome::Failed, "{job}");
         assert!(run.message(job).ends_with(&expected(job)), "{job}");
     }

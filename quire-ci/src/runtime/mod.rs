@@ -197,7 +197,15 @@ impl Runtime {
                 return JobResult::Failed(self.describe(&e));
             }
         }
-        match pipeline.functions[index].call::<Value>(table) {
+        let returned = pipeline.functions[index].call::<Value>(table);
+        // A job that caught its timeout error, in a coroutine whose
+        // thread the hook no longer runs in, can still return.
+        if returned.is_ok()
+            && scope.deadline.is_some_and(|at| Instant::now() >= at)
+        {
+            return JobResult::Failed(scope.timeout_message());
+        }
+        match returned {
             Ok(Value::Nil) => JobResult::Skipped,
             Ok(Value::Table(outputs)) => match value::to_json(&outputs) {
                 Ok(json) => JobResult::Outputs(json),
