@@ -467,6 +467,12 @@ fn sh_option_errors() {
             "sh: :env value of X must be",
         ),
         (
+            "rt.sh('true', {['max-output'] = 65 * 1024 * 1024})",
+            "sh: :max-output 68157440 is more than the pipeline's memory \
+             limit of 64 MiB, which the result must fit in; lower it or \
+             raise --memory-limit-mib",
+        ),
+        (
             "rt.sh({'echo', 'a\\0b'})",
             "sh: argument 2 of the command contains a NUL byte, which \
              commands cannot receive; remove it",

@@ -42,6 +42,9 @@ pub struct RunShared {
     /// The id of every job in the pipeline, to tell a misspelt id from
     /// a job that is not an input.
     pub job_ids: Vec<String>,
+    /// The Lua state's memory limit in MiB, which also bounds the
+    /// output a `sh` result may keep.
+    pub memory_limit_mib: usize,
 }
 
 impl RunShared {
@@ -53,6 +56,7 @@ impl RunShared {
         terminal: Terminal,
         push_source: PushSource,
         job_ids: Vec<String>,
+        memory_limit_mib: usize,
     ) -> Self {
         Self {
             workspace,
@@ -64,6 +68,7 @@ impl RunShared {
             push_source,
             push: OnceCell::new(),
             job_ids,
+            memory_limit_mib,
         }
     }
 
@@ -412,6 +417,15 @@ fn parse_request(
             }
             "max-output" => match value {
                 Value::Integer(i) if i >= 0 => {
+                    let limit = scope.run.memory_limit_mib;
+                    if i as u64 > (limit as u64) << 20 {
+                        return Err(format!(
+                            "sh: :max-output {i} is more than the pipeline's \
+                             memory limit of {limit} MiB, which the result \
+                             must fit in; lower it or raise \
+                             --memory-limit-mib"
+                        ));
+                    }
                     request.capture_limit = i as usize
                 }
                 other => {
