@@ -48,6 +48,8 @@ pub struct RunShared {
 }
 
 impl RunShared {
+    // Each argument is a separate part of the run that the caller owns.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         workspace: PathBuf,
         out_dir: PathBuf,
