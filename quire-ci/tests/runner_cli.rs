@@ -272,6 +272,38 @@ fn fennel_module_required_from_quire_dir() {
 }
 
 #[test]
+fn module_error_names_pipeline_caller() {
+    let ws = Workspace::new(
+        "(local ci (require :quire.ci))\n\
+         (local util (require :lib.util))\n\
+         (ci.job :a [:quire/push]\n  \
+         (fn []\n    \
+         (util.must false)\n    \
+         {}))\n",
+    );
+    ws.write(
+        ".quire/lib/util.fnl",
+        "(fn must [ok]\n  (when (not ok)\n    (error \"check failed\")))\n\
+         {: must}\n",
+    );
+    let output = ws.run(&[]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = ws.events().into_iter().find_map(|e| match e {
+        EventKind::JobFinished { message, .. } => message,
+        _ => None,
+    });
+    assert_eq!(
+        message.as_deref(),
+        Some(
+            ".quire/lib/util.fnl:3: check failed\n  \
+             3 |     (error \"check failed\")))\n\
+             called from .quire/ci.fnl:5\n  \
+             5 |     (util.must false)"
+        )
+    );
+}
+
+#[test]
 fn require_outside_quire_dir_fails() {
     let ws = Workspace::new(
         "(local ci (require :quire.ci))\n\
@@ -660,6 +692,45 @@ fn missing_pipeline_named() {
              --workspace at a directory that contains .quire/ci.fnl\n",
             path.display()
         )
+    );
+}
+
+#[test]
+fn run_without_pipeline_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .args(["run", "--workspace"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    // No temporary log directory was made and announced.
+    assert_eq!(text(&output.stdout), "");
+    let path = dir.path().canonicalize().unwrap().join(".quire/ci.fnl");
+    assert_eq!(
+        text(&output.stderr),
+        format!(
+            "error: no pipeline at {}; write one there, or point \
+             --workspace at a directory that contains .quire/ci.fnl\n",
+            path.display()
+        )
+    );
+
+    let missing = dir.path().join("nope");
+    let output = Command::new(BIN)
+        .args(["run", "--workspace"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(text(&output.stdout), "");
+    assert!(
+        text(&output.stderr).starts_with(&format!(
+            "error: cannot use the workspace {}: ",
+            missing.display()
+        )),
+        "{}",
+        text(&output.stderr)
     );
 }
 

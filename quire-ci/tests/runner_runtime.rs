@@ -467,6 +467,12 @@ fn sh_option_errors() {
             "sh: :env value of X must be",
         ),
         (
+            "rt.sh('true', {['max-output'] = 65 * 1024 * 1024})",
+            "sh: :max-output 68157440 is more than the pipeline's memory \
+             limit of 64 MiB, which the result must fit in; lower it or \
+             raise --memory-limit-mib",
+        ),
+        (
             "rt.sh({'echo', 'a\\0b'})",
             "sh: argument 2 of the command contains a NUL byte, which \
              commands cannot receive; remove it",
@@ -769,6 +775,24 @@ ci.job("string", {"quire/push"}, function(rt) error("nil") end)"#,
 }
 
 #[test]
+fn log_shows_tables_as_data() {
+    let run = run(&pipeline(
+        r#"ci.job("a", {"quire/push"}, function(rt)
+  rt.log("values", nil, 1.5, true, {b = 2, a = "x"}, {1, 2})
+  return {}
+end)"#,
+    ));
+    let job_log =
+        std::fs::read_to_string(run.out.join("jobs/a/job.log")).unwrap();
+    let lines = cri::parse_log(&job_log).unwrap();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(
+        lines[0].content,
+        r#"values nil 1.5 true {:a "x" :b 2} [1 2]"#
+    );
+}
+
+#[test]
 fn stdlib_argument_errors_name_caller() {
     let run = run(&pipeline(
         r#"local std = require("quire.stdlib")
@@ -839,6 +863,10 @@ end)
 ci.job("sh-pcall-loop", {"quire/push"}, function(rt)
   while true do pcall(rt.sh, "sleep 30") end
 end)
+ci.job("resume-once", {"quire/push"}, function(rt)
+  coroutine.resume(coroutine.create(function() while true do end end))
+  return {}
+end)
 ci.job("quick", {"quire/push"}, function(rt) return {} end)"#,
         ),
         |o| o.job_timeout = Some(Duration::from_millis(300)),
@@ -856,7 +884,7 @@ ci.job("quick", {"quire/push"}, function(rt) return {} end)"#,
     assert_eq!(run.outcome("coroutine"), JobOutcome::Failed);
     assert!(run.message("coroutine").ends_with(&expected("coroutine")));
     // Catching the timeout error does not let a job run on.
-    for job in ["pcall-loop", "resume-loop", "sh-pcall-loop"] {
+    for job in ["pcall-loop", "resume-loop", "sh-pcall-loop", "resume-once"] {
         assert_eq!(run.outcome(job), JobOutcome::Failed, "{job}");
         assert!(run.message(job).ends_with(&expected(job)), "{job}");
     }

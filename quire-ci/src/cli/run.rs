@@ -21,7 +21,8 @@ use crate::events::EventTarget;
 use crate::run::push::{PushInfo, PushSource};
 use crate::run::secrets_file::{self, SecretsFileError};
 use crate::run::{self, RunError, RunOptions};
-use crate::runtime::PipelineLoadError;
+use crate::runtime::modules::QUIRE_DIR;
+use crate::runtime::{PIPELINE_FILE, PipelineLoadError};
 use crate::secret::{
     FetchStartError, RedactingMakeWriter, Redactor, SecretFetcher,
     SecretRegistry, SecretValue, start_fetcher,
@@ -73,6 +74,16 @@ pub enum RunSetupError {
     NotPositive { flag: &'static str, value: String },
     #[error("cannot create a temporary log directory: {0}")]
     TempDir(std::io::Error),
+    #[error("cannot use the workspace {path}: {source}")]
+    Workspace {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "no pipeline at {path}; write one there, or point --workspace at \
+         a directory that contains .quire/ci.fnl"
+    )]
+    MissingPipeline { path: String },
 }
 
 /// Runs a pipeline; returns the exit code.
@@ -167,6 +178,8 @@ fn prepare(
         Some(b) => PushSource::Known(PushInfo::from_meta(&b.meta, &b.git_dir)),
         None => PushSource::Checkout(args.workspace.clone()),
     };
+    // After the bootstrap, which must be unlinked whatever fails.
+    check_workspace(&args.workspace)?;
     let events = EventTarget::parse(&args.events);
     let out_dir = match args.out_dir {
         Some(dir) => dir,
@@ -362,6 +375,24 @@ fn describe_json_error(e: &serde_json::Error) -> String {
         serde_json::error::Category::Io => "read error",
     };
     format!("{kind} at line {}, column {}", e.line(), e.column())
+}
+
+/// Checks that the workspace has a pipeline before anything is created
+/// for the run, so a mistyped --workspace leaves no log directory.
+fn check_workspace(workspace: &Path) -> Result<(), RunSetupError> {
+    let resolved = workspace.canonicalize().map_err(|source| {
+        RunSetupError::Workspace {
+            path: workspace.display().to_string(),
+            source,
+        }
+    })?;
+    let pipeline = resolved.join(QUIRE_DIR).join(PIPELINE_FILE);
+    if !pipeline.is_file() {
+        return Err(RunSetupError::MissingPipeline {
+            path: pipeline.display().to_string(),
+        });
+    }
+    Ok(())
 }
 
 fn temp_out_dir() -> Result<PathBuf, RunSetupError> {

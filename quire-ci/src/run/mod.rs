@@ -117,6 +117,7 @@ pub fn run_loaded(
         terminal,
         options.push.clone(),
         pipeline.spec.jobs.iter().map(|j| j.id.clone()).collect(),
+        options.memory_limit_mib,
     ));
     Ok(run_jobs(runtime, pipeline, &shared, options))
 }

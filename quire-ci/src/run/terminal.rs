@@ -27,11 +27,19 @@ pub struct JobRow {
     pub message: Option<String>,
 }
 
+/// Bytes of an unfinished line kept for printing before it is shown
+/// anyway, so a command that never ends its lines still shows output.
+const MAX_PENDING: usize = 64 * 1024;
+
 /// The progress output and its settings.
 pub struct Terminal {
     out: Box<dyn Write>,
     color: bool,
     echo: bool,
+    /// The unfinished line of each stream (stdout, stderr) of the
+    /// running command. A log line cut into partial pieces, when the
+    /// other stream wrote in between, is printed once, whole.
+    pending: [Vec<u8>; 2],
 }
 
 /// When command output is echoed.
@@ -62,6 +70,7 @@ impl Terminal {
             out,
             color: is_tty,
             echo,
+            pending: Default::default(),
         }
     }
 
@@ -71,6 +80,7 @@ impl Terminal {
             out: Box::new(io::sink()),
             color: false,
             echo: false,
+            pending: Default::default(),
         }
     }
 
@@ -102,8 +112,38 @@ impl Terminal {
             LogStream::Stdout => "",
             LogStream::Stderr => "! ",
         };
-        let text = String::from_utf8_lossy(line);
+        let text = displayable(&String::from_utf8_lossy(line));
         let _ = writeln!(self.out, "{prefix} {marker}{text}");
+    }
+
+    /// Takes one piece of a command's output: a whole line, or a
+    /// partial one that the stream's next piece continues.
+    pub fn output_piece(
+        &mut self,
+        job: &str,
+        stream: LogStream,
+        partial: bool,
+        piece: &[u8],
+    ) {
+        if !self.echo {
+            return;
+        }
+        let index = stream_index(stream);
+        self.pending[index].extend_from_slice(piece);
+        if !partial || self.pending[index].len() >= MAX_PENDING {
+            let line = std::mem::take(&mut self.pending[index]);
+            self.output_line(job, stream, &line);
+        }
+    }
+
+    /// Prints what a finished command left unterminated.
+    pub fn end_output(&mut self, job: &str) {
+        for stream in [LogStream::Stdout, LogStream::Stderr] {
+            let line = std::mem::take(&mut self.pending[stream_index(stream)]);
+            if !line.is_empty() {
+                self.output_line(job, stream, &line);
+            }
+        }
     }
 
     pub fn job_finished(&mut self, row: &JobRow) {
@@ -154,6 +194,24 @@ impl Terminal {
                 format_duration(row.duration)
             );
         }
+
+        // Repeat why each job failed, which may have scrolled away.
+        let failed: Vec<&JobRow> = rows
+            .iter()
+            .filter(|r| r.outcome == JobOutcome::Failed)
+            .collect();
+        if !failed.is_empty() {
+            let _ = writeln!(self.out);
+        }
+        for row in failed {
+            let first = row
+                .message
+                .as_deref()
+                .and_then(|m| m.lines().next())
+                .unwrap_or("");
+            let label = self.paint(RED, "failed");
+            let _ = writeln!(self.out, "{label} {}: {first}", row.job);
+        }
         let _ = self.out.flush();
     }
 
@@ -161,6 +219,36 @@ impl Terminal {
     pub fn note(&mut self, text: &str) {
         let _ = writeln!(self.out, "{text}");
     }
+}
+
+fn stream_index(stream: LogStream) -> usize {
+    match stream {
+        LogStream::Stdout => 0,
+        LogStream::Stderr => 1,
+    }
+}
+
+/// Prepares a line of output for a terminal after the job's prefix.
+/// Only the text after the last carriage return is kept, as a terminal
+/// would show it, because a progress display (`50%\r100%`) would
+/// otherwise overwrite the prefix. Other control characters, except tab
+/// and escape (colour codes), are shown as U+FFFD.
+fn displayable(line: &str) -> String {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let shown = match line.rfind('\r') {
+        Some(i) => &line[i + 1..],
+        None => line,
+    };
+    shown
+        .chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' && c != '\x1b' {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// `0.42 s`, `12.3 s`, `2 min 5 s`.
@@ -178,6 +266,88 @@ pub fn format_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A writer whose bytes the test can read after the terminal has
+    /// taken ownership of it.
+    #[derive(Clone, Default)]
+    struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn echoing() -> (Terminal, Shared) {
+        let shared = Shared::default();
+        let terminal = Terminal {
+            out: Box::new(shared.clone()),
+            color: false,
+            echo: true,
+            pending: Default::default(),
+        };
+        (terminal, shared)
+    }
+
+    fn printed(shared: &Shared) -> String {
+        String::from_utf8(shared.0.borrow().clone()).unwrap()
+    }
+
+    #[test]
+    fn partial_pieces_printed_whole() {
+        let (mut terminal, shared) = echoing();
+        terminal.output_piece("build", LogStream::Stdout, true, b"token=");
+        terminal.output_piece("build", LogStream::Stderr, false, b"warn");
+        terminal.output_piece("build", LogStream::Stdout, false, b"x");
+        terminal.output_piece("build", LogStream::Stdout, true, b"tail");
+        assert_eq!(printed(&shared), "[build] ! warn\n[build] token=x\n");
+        terminal.end_output("build");
+        assert_eq!(
+            printed(&shared),
+            "[build] ! warn\n[build] token=x\n[build] tail\n"
+        );
+    }
+
+    #[test]
+    fn summary_repeats_failures() {
+        let (mut terminal, shared) = echoing();
+        let row = |job: &str, outcome, message: Option<&str>| JobRow {
+            job: job.into(),
+            outcome,
+            duration: Duration::from_millis(10),
+            message: message.map(str::to_string),
+        };
+        terminal.summary(&[
+            row("build", JobOutcome::Complete, None),
+            row(
+                "lint",
+                JobOutcome::Failed,
+                Some(".quire/ci.fnl:6: lint failed\n  6 | (error x)"),
+            ),
+            row("docs", JobOutcome::Skipped, Some("skipped because ...")),
+        ]);
+        assert_eq!(
+            printed(&shared),
+            "\njob    outcome   duration\n\
+             build  complete  0.01 s\n\
+             lint   failed    0.01 s\n\
+             docs   skipped   0.01 s\n\
+             \n\
+             failed lint: .quire/ci.fnl:6: lint failed\n"
+        );
+    }
+
+    #[test]
+    fn carriage_returns_keep_last_text() {
+        assert_eq!(displayable("step 1\rstep 2\rdone"), "done");
+        assert_eq!(displayable("windows line\r"), "windows line");
+        assert_eq!(displayable("bell\x07 tab\t"), "bell\u{FFFD} tab\t");
+        assert_eq!(displayable("\x1b[32mgreen\x1b[0m"), "\x1b[32mgreen\x1b[0m");
+    }
 
     #[test]
     fn durations_read_naturally() {

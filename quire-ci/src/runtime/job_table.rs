@@ -42,9 +42,14 @@ pub struct RunShared {
     /// The id of every job in the pipeline, to tell a misspelt id from
     /// a job that is not an input.
     pub job_ids: Vec<String>,
+    /// The Lua state's memory limit in MiB, which also bounds the
+    /// output a `sh` result may keep.
+    pub memory_limit_mib: usize,
 }
 
 impl RunShared {
+    // Each argument is a separate part of the run that the caller owns.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         workspace: PathBuf,
         out_dir: PathBuf,
@@ -53,6 +58,7 @@ impl RunShared {
         terminal: Terminal,
         push_source: PushSource,
         job_ids: Vec<String>,
+        memory_limit_mib: usize,
     ) -> Self {
         Self {
             workspace,
@@ -64,6 +70,7 @@ impl RunShared {
             push_source,
             push: OnceCell::new(),
             job_ids,
+            memory_limit_mib,
         }
     }
 
@@ -231,12 +238,13 @@ fn run_sh(
     let mut terminal = run.terminal.borrow_mut();
     let echoes = terminal.echoes();
     let job = scope.job.as_str();
-    let mut print = |stream: LogStream, line: &[u8]| {
-        terminal.output_line(job, stream, line);
+    let mut print = |stream: LogStream, partial: bool, line: &[u8]| {
+        terminal.output_piece(job, stream, partial, line);
     };
     let echo: Option<sh::Echo<'_>> =
         if echoes { Some(&mut print) } else { None };
     let result = sh::run(&request, &log_path, run.registry.redactor(), echo);
+    terminal.end_output(job);
     drop(terminal);
 
     let outcome = match result {
@@ -411,6 +419,15 @@ fn parse_request(
             }
             "max-output" => match value {
                 Value::Integer(i) if i >= 0 => {
+                    let limit = scope.run.memory_limit_mib;
+                    if i as u64 > (limit as u64) << 20 {
+                        return Err(format!(
+                            "sh: :max-output {i} is more than the pipeline's \
+                             memory limit of {limit} MiB, which the result \
+                             must fit in; lower it or raise \
+                             --memory-limit-mib"
+                        ));
+                    }
                     request.capture_limit = i as usize
                 }
                 other => {
@@ -604,6 +621,8 @@ fn write_log(
         }
         match part {
             Value::String(s) => text.push_str(&s.to_string_lossy()),
+            // Lua's own text for a table is only its address.
+            Value::Table(_) => text.push_str(&crate::fennel::view::view(part)),
             other => text.push_str(&other.to_string()?),
         }
     }

@@ -73,6 +73,29 @@ fn strip_traceback(msg: &str) -> &str {
     }
 }
 
+/// The pipeline file, where a call into a helper module starts.
+const PIPELINE: &str = ".quire/ci.fnl";
+
+/// Returns the `.quire/ci.fnl:LINE` that led to an error raised in a
+/// helper module under `.quire/`, from the error's traceback. `None`
+/// for an error located elsewhere or nowhere, or when no frame of the
+/// pipeline file is left (a tail call replaces the caller's frame).
+pub fn pipeline_caller(message: &str, full: &str) -> Option<String> {
+    let in_module = message.starts_with(".quire/")
+        && !message.starts_with(&format!("{PIPELINE}:"));
+    if !in_module {
+        return None;
+    }
+    let traceback = &full[full.find("stack traceback:")?..];
+    traceback.lines().skip(1).find_map(|frame| {
+        let frame = frame.trim_start_matches(['\t', ' ', '>']);
+        let rest = frame.strip_prefix(PIPELINE)?.strip_prefix(':')?;
+        let digits: String =
+            rest.chars().take_while(char::is_ascii_digit).collect();
+        (!digits.is_empty()).then(|| format!("{PIPELINE}:{digits}"))
+    })
+}
+
 /// Appends the source line a message starts with (`file:line: ...`),
 /// when `sources` has that file.
 pub fn with_source_line(
@@ -113,6 +136,23 @@ mod tests {
             with_source_line("other.fnl:2: x", &sources),
             "other.fnl:2: x"
         );
+    }
+
+    #[test]
+    fn pipeline_caller_from_traceback() {
+        let full = ".quire/lib/util.fnl:4: exited 3\nstack traceback:\n\
+                    \t[C]: in function 'error'\n\
+                    \t.quire/lib/util.fnl:4: in function 'must'\n\
+                    \t.quire/ci.fnl:6: in function <.quire/ci.fnl:5>";
+        let message = ".quire/lib/util.fnl:4: exited 3";
+        assert_eq!(
+            pipeline_caller(message, full).as_deref(),
+            Some(".quire/ci.fnl:6")
+        );
+        assert_eq!(pipeline_caller(".quire/ci.fnl:6: x", full), None);
+        assert_eq!(pipeline_caller("nil", full), None);
+        assert_eq!(pipeline_caller("job \"a\" timed out", full), None);
+        assert_eq!(pipeline_caller(message, message), None);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use mlua::{Function, HookTriggers, Lua, Value, VmState};
 
 use crate::pipeline::{self, PipelineError, PipelineSpec, Registrations};
 use job_table::{JobScope, runtime_table};
-use location::{error_message, with_source_line};
+use location::{error_message, pipeline_caller, with_source_line};
 use modules::{LoadError, Modules, QUIRE_DIR};
 
 /// The pipeline file, relative to `.quire/`.
@@ -150,9 +150,17 @@ impl Runtime {
     }
 
     /// Formats an error's message with the source line it points at.
+    /// An error raised in a helper module also names the line of the
+    /// pipeline that called into it.
     pub fn describe(&self, error: &mlua::Error) -> String {
         let message = error_message(error, self.memory_limit_mib);
-        with_source_line(&message, &self.modules.sources())
+        let sources = self.modules.sources();
+        let mut described = with_source_line(&message, &sources);
+        if let Some(caller) = pipeline_caller(&message, &error.to_string()) {
+            described.push_str("\ncalled from ");
+            described.push_str(&with_source_line(&caller, &sources));
+        }
+        described
     }
 
     /// Calls job `index`'s function with a runtime table over `scope`.
@@ -189,7 +197,15 @@ impl Runtime {
                 return JobResult::Failed(self.describe(&e));
             }
         }
-        match pipeline.functions[index].call::<Value>(table) {
+        let returned = pipeline.functions[index].call::<Value>(table);
+        // A job that caught its timeout error, in a coroutine whose
+        // thread the hook no longer runs in, can still return.
+        if returned.is_ok()
+            && scope.deadline.is_some_and(|at| Instant::now() >= at)
+        {
+            return JobResult::Failed(scope.timeout_message());
+        }
+        match returned {
             Ok(Value::Nil) => JobResult::Skipped,
             Ok(Value::Table(outputs)) => match value::to_json(&outputs) {
                 Ok(json) => JobResult::Outputs(json),

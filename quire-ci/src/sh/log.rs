@@ -25,9 +25,11 @@ pub const MAX_LINE: usize = 16 * 1024;
 /// Bytes gathered before they are written to the file.
 const WRITE_BUFFER: usize = 64 * 1024;
 
-/// A callback that receives each redacted line (without its newline)
-/// as it is written, for printing on a terminal.
-pub type Echo<'a> = &'a mut dyn FnMut(LogStream, &[u8]);
+/// A callback that receives each redacted log line (without its
+/// newline) as it is written, for printing on a terminal. The flag is
+/// true for a partial line, which the next piece of the same stream
+/// continues.
+pub type Echo<'a> = &'a mut dyn FnMut(LogStream, bool, &[u8]);
 
 /// One command's log file and the captured copies of its output.
 pub struct CommandLog<'a> {
@@ -223,7 +225,7 @@ fn emit(
 ) {
     write_line(out, at, stream, partial, content);
     if let Some(echo) = echo {
-        echo(stream, content);
+        echo(stream, partial, content);
     }
 }
 
