@@ -281,6 +281,18 @@ impl Compiler<'_> {
             }
             BindMode::Global => {
                 self.check_bindable(node)?;
+                if self.scope.lookup(name).is_some() {
+                    // Fennel rejects this too: later uses of the name
+                    // would still read the local.
+                    return Err(Diag::new(
+                        node.span,
+                        format!("global `{name}` conflicts with a local"),
+                        format!(
+                            "rename the local, or set the global with \
+                             (set _G.{name} value)"
+                        ),
+                    ));
+                }
                 Ok(self.global_ref(&lua_text::mangle(name)))
             }
             BindMode::Set => self.set_target(node, name),
@@ -321,6 +333,10 @@ impl Compiler<'_> {
         }
         if let Some(lua) = self.scope.global(name) {
             return Ok(self.global_ref(lua));
+        }
+        // As in Fennel, a global the embedder allows may be set.
+        if self.global_allowed(name) {
+            return Ok(self.global_ref(&lua_text::mangle(name)));
         }
         Err(Diag::new(
             node.span,
