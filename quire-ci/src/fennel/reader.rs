@@ -280,8 +280,14 @@ impl<'a> Reader<'a> {
                     self.pos += 1;
                 }
                 _ => {
-                    out.push(b);
-                    self.pos += 1;
+                    // Copy the run of plain bytes up to the next quote,
+                    // backslash or newline at once.
+                    let run = self.src[self.pos..]
+                        .iter()
+                        .position(|c| matches!(c, b'"' | b'\\' | b'\n'))
+                        .unwrap_or(self.src.len() - self.pos);
+                    out.extend_from_slice(&self.src[self.pos..self.pos + run]);
+                    self.pos += run;
                 }
             }
         }

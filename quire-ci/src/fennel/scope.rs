@@ -35,8 +35,6 @@ struct Frame {
     function: Option<bool>,
     /// Number of `bind` calls on this frame, rebinding included.
     bind_count: usize,
-    /// Lua names taken by [`Scopes::fresh_local`] in this frame.
-    taken: Vec<String>,
     /// Set on the function frame of a form hoisted into an immediately
     /// called function, whose `return` is not the enclosing function's.
     hoisted: bool,
@@ -95,22 +93,28 @@ impl Scopes {
         let frame = self.frames.pop().expect("a frame is open");
         debug_assert!(!self.frames.is_empty());
         for name in frame.names {
-            if let Some(stack) = self.bindings.get_mut(&name) {
-                stack.pop();
+            let popped = self.bindings.get_mut(&name).and_then(Vec::pop);
+            if let Some((_, binding)) = popped {
+                self.release(&binding.lua);
             }
         }
-        for lua in frame.taken {
-            if let Some(count) = self.in_use.get_mut(&lua) {
-                *count -= 1;
-                if *count == 0 {
-                    self.in_use.remove(&lua);
-                }
+    }
+
+    /// Marks one use of the Lua name `lua` as out of scope. Names that
+    /// [`Self::fresh_local`] did not hand out, such as temporaries, are
+    /// not counted and are ignored here.
+    fn release(&mut self, lua: &str) {
+        if let Some(count) = self.in_use.get_mut(lua) {
+            *count -= 1;
+            if *count == 0 {
+                self.in_use.remove(lua);
             }
         }
     }
 
     /// Returns a Lua name for a new local that mangles from `base` and
-    /// that no visible local uses, and takes it for the innermost frame.
+    /// that no visible local uses. The name counts as used until the
+    /// binding made with it goes out of scope or is replaced.
     pub fn fresh_local(&mut self, base: String) -> String {
         let lua = if self.in_use.contains_key(&base) {
             (0..)
@@ -121,8 +125,6 @@ impl Scopes {
             base
         };
         *self.in_use.entry(lua.clone()).or_insert(0) += 1;
-        let frame = self.frames.last_mut().expect("a frame is open");
-        frame.taken.push(lua.clone());
         lua
     }
 
@@ -151,7 +153,11 @@ impl Scopes {
             None => self.bindings.entry(name.to_owned()).or_default(),
         };
         match stack.last_mut() {
-            Some((at, existing)) if *at == depth => *existing = binding,
+            Some((at, existing)) if *at == depth => {
+                // The replaced local is unreachable from Fennel now.
+                let old = std::mem::replace(existing, binding);
+                self.release(&old.lua);
+            }
             _ => {
                 stack.push((depth, binding));
                 frame.names.push(name.to_owned());

@@ -60,9 +60,9 @@ impl Compiler<'_> {
             None if obj.is_pure() => obj,
             None => {
                 let tmp = self.gensym();
-                self.emit(
+                self.emit_fmt(
                     node.line,
-                    &format!("local {tmp} = {}", obj.single()),
+                    format_args!("local {tmp} = {}", obj.single()),
                 );
                 Expr::new(tmp, EKind::Name)
             }
@@ -108,9 +108,9 @@ impl Compiler<'_> {
                     obj.prefix()
                 } else {
                     let tmp = self.gensym();
-                    self.emit(
+                    self.emit_fmt(
                         node.line,
-                        &format!("local {tmp} = {}", obj.single()),
+                        format_args!("local {tmp} = {}", obj.single()),
                     );
                     tmp
                 };
@@ -188,13 +188,13 @@ impl Compiler<'_> {
         }
         let t = self.one(&items[1])?;
         let tmp = self.gensym();
-        self.emit(node.line, &format!("local {tmp} = {}", t.single()));
+        self.emit_fmt(node.line, format_args!("local {tmp} = {}", t.single()));
         for key in &items[2..] {
             let mut access = tmp.clone();
             self.push_key(&mut access, key)?;
-            self.emit(
+            self.emit_fmt(
                 node.line,
-                &format!("if {tmp} ~= nil then {tmp} = {access} end"),
+                format_args!("if {tmp} ~= nil then {tmp} = {access} end"),
             );
         }
         self.deliver(node.line, vec![Expr::new(tmp, EKind::Name)], pos)

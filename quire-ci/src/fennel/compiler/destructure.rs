@@ -51,19 +51,19 @@ impl Compiler<'_> {
                 if !decl.is_empty() && !mentions && stmts.contains("local ") {
                     // Close the value's temporaries in a block, so they
                     // do not count against Lua's 200 locals afterwards.
-                    self.emit(pattern.line, &format!("local {target}"));
+                    self.emit_fmt(pattern.line, format_args!("local {target}"));
                     self.out.push_str("do ");
                     self.out.push_str(&stmts);
-                    self.emit(
+                    self.emit_fmt(
                         pattern.line,
-                        &format!("{target} = {}", v.single()),
+                        format_args!("{target} = {}", v.single()),
                     );
                     self.out.push_str("end ");
                 } else {
                     self.out.push_str(&stmts);
-                    self.emit(
+                    self.emit_fmt(
                         pattern.line,
-                        &format!("{decl}{target} = {}", v.single()),
+                        format_args!("{decl}{target} = {}", v.single()),
                     );
                 }
                 self.recycle(stmts);
@@ -119,11 +119,14 @@ impl Compiler<'_> {
             // Temporaries need declaring even when assigning.
             let temps: Vec<&str> =
                 nested.iter().map(|(_, t)| t.as_str()).collect();
-            self.emit(pattern.line, &format!("local {}", temps.join(", ")));
+            self.emit_fmt(
+                pattern.line,
+                format_args!("local {}", temps.join(", ")),
+            );
         }
-        self.emit(
+        self.emit_fmt(
             pattern.line,
-            &format!("{decl}{} = {values}", targets.join(", ")),
+            format_args!("{decl}{} = {values}", targets.join(", ")),
         );
         let mut next_target = targets.iter();
         for item in items {
@@ -149,9 +152,9 @@ impl Compiler<'_> {
             Kind::Sym(_) | Kind::List(_) if is_simple_target(pattern) => {
                 let target = self.simple_target(pattern, mode)?;
                 let decl = declaration(mode);
-                self.emit(
+                self.emit_fmt(
                     pattern.line,
-                    &format!("{decl}{target} = {}", value.single()),
+                    format_args!("{decl}{target} = {}", value.single()),
                 );
                 self.commit_target(pattern, mode, &target);
                 Ok(())
@@ -241,7 +244,10 @@ impl Compiler<'_> {
             return value.code;
         }
         let tmp = self.gensym();
-        self.emit(pattern.line, &format!("local {tmp} = {}", value.single()));
+        self.emit_fmt(
+            pattern.line,
+            format_args!("local {tmp} = {}", value.single()),
+        );
         tmp
     }
 
@@ -275,6 +281,18 @@ impl Compiler<'_> {
             }
             BindMode::Global => {
                 self.check_bindable(node)?;
+                if self.scope.lookup(name).is_some() {
+                    // Fennel rejects this too: later uses of the name
+                    // would still read the local.
+                    return Err(Diag::new(
+                        node.span,
+                        format!("global `{name}` conflicts with a local"),
+                        format!(
+                            "rename the local, or set the global with \
+                             (set _G.{name} value)"
+                        ),
+                    ));
+                }
                 Ok(self.global_ref(&lua_text::mangle(name)))
             }
             BindMode::Set => self.set_target(node, name),
@@ -315,6 +333,10 @@ impl Compiler<'_> {
         }
         if let Some(lua) = self.scope.global(name) {
             return Ok(self.global_ref(lua));
+        }
+        // As in Fennel, a global the embedder allows may be set.
+        if self.global_allowed(name) {
+            return Ok(self.global_ref(&lua_text::mangle(name)));
         }
         Err(Diag::new(
             node.span,

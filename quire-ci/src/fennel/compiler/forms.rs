@@ -157,7 +157,7 @@ impl Compiler<'_> {
             target.push_str(&k.single());
             target.push(']');
         }
-        self.emit(node.line, &format!("{target} = {}", value.single()));
+        self.emit_fmt(node.line, format_args!("{target} = {}", value.single()));
         self.deliver(node.line, Vec::new(), pos)
     }
 
@@ -191,16 +191,22 @@ impl Compiler<'_> {
             let cond = cond?;
             if i == 0 {
                 self.out.push_str(&stmts);
-                self.emit(args[i].line, &format!("if {} then", cond.single()));
-            } else if stmts.is_empty() {
-                self.emit(
+                self.emit_fmt(
                     args[i].line,
-                    &format!("elseif {} then", cond.single()),
+                    format_args!("if {} then", cond.single()),
+                );
+            } else if stmts.is_empty() {
+                self.emit_fmt(
+                    args[i].line,
+                    format_args!("elseif {} then", cond.single()),
                 );
             } else {
                 self.out.push_str("else ");
                 self.out.push_str(&stmts);
-                self.emit(args[i].line, &format!("if {} then", cond.single()));
+                self.emit_fmt(
+                    args[i].line,
+                    format_args!("if {} then", cond.single()),
+                );
                 nested_ends += 1;
             }
             self.branch(&args[i + 1], pos)?;
@@ -243,7 +249,7 @@ impl Compiler<'_> {
         let single = body.last().is_none_or(single_valued);
         self.statement_form(node.line, pos, single, |c, p| {
             let cond = c.one(&items[1])?;
-            c.emit(node.line, &format!("if {} then", cond.single()));
+            c.emit_fmt(node.line, format_args!("if {} then", cond.single()));
             c.scope.push_block();
             let result = c.body(body, p, node.line);
             c.scope.pop();

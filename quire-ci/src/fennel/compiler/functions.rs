@@ -73,7 +73,10 @@ impl Compiler<'_> {
             (_, Some(lua)) => {
                 let body =
                     code.strip_prefix("function").expect("function text");
-                self.emit(node.line, &format!("local function {lua}{body}"));
+                self.emit_fmt(
+                    node.line,
+                    format_args!("local function {lua}{body}"),
+                );
                 Expr::new(lua, EKind::Name)
             }
             (Some(n), None) => {
@@ -86,7 +89,7 @@ impl Compiler<'_> {
                     }
                     None => self.set_target_multi(n, name)?,
                 };
-                self.emit(node.line, &format!("{target} = {code}"));
+                self.emit_fmt(node.line, format_args!("{target} = {code}"));
                 Expr::new(target, EKind::Name)
             }
             (None, _) => Expr::new(code, EKind::Single),
@@ -167,9 +170,11 @@ impl Compiler<'_> {
                         self.opts.filename, p.line
                     );
                     let msg = lua_text::string_literal(msg.as_bytes());
-                    self.emit(
+                    self.emit_fmt(
                         p.line,
-                        &format!("if nil == {lua} then error({msg}, 2) end"),
+                        format_args!(
+                            "if nil == {lua} then error({msg}, 2) end"
+                        ),
                     );
                 }
             }

@@ -68,7 +68,10 @@ impl Compiler<'_> {
     fn until_check(&mut self, until: Option<&Node>) -> R<()> {
         if let Some(cond) = until {
             let c = self.one(cond)?;
-            self.emit(cond.line, &format!("if {} then break end", c.single()));
+            self.emit_fmt(
+                cond.line,
+                format_args!("if {} then break end", c.single()),
+            );
         }
         Ok(())
     }
@@ -114,7 +117,10 @@ impl Compiler<'_> {
                 }
             }
         }
-        self.emit(node.line, &format!("for {} in {iter} do", names.join(", ")));
+        self.emit_fmt(
+            node.line,
+            format_args!("for {} in {iter} do", names.join(", ")),
+        );
         for (p, tmp) in nested {
             self.bind_from(
                 p,
@@ -154,7 +160,10 @@ impl Compiler<'_> {
         } else {
             self.declare(main[0], BindKind::Local)?
         };
-        self.emit(node.line, &format!("for {var} = {} do", range.join(", ")));
+        self.emit_fmt(
+            node.line,
+            format_args!("for {var} = {} do", range.join(", ")),
+        );
         self.until_check(spec.until)
     }
 
@@ -207,13 +216,16 @@ impl Compiler<'_> {
         let stmts = self.end_buffer(saved);
         let cond = cond?;
         if stmts.is_empty() {
-            self.emit(node.line, &format!("while {} do", cond.single()));
+            self.emit_fmt(
+                node.line,
+                format_args!("while {} do", cond.single()),
+            );
         } else {
             self.emit(node.line, "while true do");
             self.out.push_str(&stmts);
-            self.emit(
+            self.emit_fmt(
                 node.line,
-                &format!("if not {} then break end", cond.single()),
+                format_args!("if not {} then break end", cond.single()),
             );
         }
         self.scope.push_block();
@@ -235,10 +247,10 @@ impl Compiler<'_> {
             Some(into) => self.one(into)?.single(),
             None => "{}".to_owned(),
         };
-        self.emit(node.line, &format!("local {tbl} = {init}"));
+        self.emit_fmt(node.line, format_args!("local {tbl} = {init}"));
         let count = self.gensym();
         if form != "collect" {
-            self.emit(node.line, &format!("local {count} = #{tbl}"));
+            self.emit_fmt(node.line, format_args!("local {count} = #{tbl}"));
         }
         if form == "fcollect" {
             self.open_range(node, form, &spec)?;
@@ -287,19 +299,19 @@ impl Compiler<'_> {
             } else {
                 join(&exprs)
             };
-            self.emit(last.line, &format!("local {key}, {value} = {exprs}"));
-            self.emit(
+            self.emit_fmt(
                 last.line,
-                &format!("if {key} ~= nil and {value} ~= nil then {tbl}[{key}] = {value} end"),
+                format_args!("local {key}, {value} = {exprs}"),
             );
+            self.emit_fmt(last.line, format_args!("if {key} ~= nil and {value} ~= nil then {tbl}[{key}] = {value} end"));
         } else {
             let value = self.gensym();
             let v = self.one(last)?;
-            self.emit(last.line, &format!("local {value} = {}", v.single()));
-            self.emit(
+            self.emit_fmt(
                 last.line,
-                &format!("if {value} ~= nil then {count} = {count} + 1 {tbl}[{count}] = {value} end"),
+                format_args!("local {value} = {}", v.single()),
             );
+            self.emit_fmt(last.line, format_args!("if {value} ~= nil then {count} = {count} + 1 {tbl}[{count}] = {value} end"));
         }
         self.close_loop();
         self.deliver(node.line, vec![Expr::new(tbl, EKind::Name)], pos)
@@ -333,7 +345,10 @@ impl Compiler<'_> {
         let init_node = spec.main.remove(0);
         let init = self.one(init_node)?;
         let acc = self.gensym();
-        self.emit(node.line, &format!("local {acc} = {}", init.single()));
+        self.emit_fmt(
+            node.line,
+            format_args!("local {acc} = {}", init.single()),
+        );
         self.scope.push_block();
         let name = match self.check_bindable(acc_node) {
             Ok(name) => name,
@@ -358,7 +373,7 @@ impl Compiler<'_> {
         }
         let result = self.body(body, Pos::Expr(Some(1)), node.line);
         let v = result?.into_iter().next().unwrap_or_else(Expr::nil);
-        self.emit(node.line, &format!("{acc} = {}", v.single()));
+        self.emit_fmt(node.line, format_args!("{acc} = {}", v.single()));
         self.close_loop();
         self.scope.pop();
         self.deliver(node.line, vec![Expr::new(acc, EKind::Name)], pos)

@@ -122,6 +122,22 @@ impl<'a> Compiler<'a> {
         self.out.push(' ');
     }
 
+    /// Appends one statement placed on `line`, formatting it straight
+    /// into the output buffer instead of through a temporary String.
+    pub fn emit_fmt(&mut self, line: u32, stmt: std::fmt::Arguments) {
+        use std::fmt::Write;
+        lua_text::push_mark(&mut self.out, line);
+        let start = self.out.len();
+        self.out
+            .write_fmt(stmt)
+            .expect("writing to a String cannot fail");
+        if lua_text::starts_with_paren(&self.out[start..]) {
+            // See `emit`: a statement must not open with `(`.
+            self.out.insert(start, ';');
+        }
+        self.out.push(' ');
+    }
+
     /// Compiles `forms` as a body: all but the last as statements.
     pub fn body(
         &mut self,
@@ -188,9 +204,9 @@ impl<'a> Compiler<'a> {
                         EKind::Call => self.emit(line, &e.code),
                         EKind::Lit | EKind::Varg => {}
                         EKind::Name if e.is_pure() => {}
-                        _ => self.emit(
+                        _ => self.emit_fmt(
                             line,
-                            &format!("do local _ = {} end", e.code),
+                            format_args!("do local _ = {} end", e.code),
                         ),
                     }
                 }
@@ -200,7 +216,10 @@ impl<'a> Compiler<'a> {
                 if exprs.is_empty() {
                     self.emit(line, "return");
                 } else {
-                    self.emit(line, &format!("return {}", join(&exprs)));
+                    self.emit_fmt(
+                        line,
+                        format_args!("return {}", join(&exprs)),
+                    );
                 }
                 Ok(Vec::new())
             }
@@ -210,7 +229,10 @@ impl<'a> Compiler<'a> {
                 } else {
                     join(&exprs)
                 };
-                self.emit(line, &format!("{} = {}", names.join(", "), values));
+                self.emit_fmt(
+                    line,
+                    format_args!("{} = {}", names.join(", "), values),
+                );
                 Ok(Vec::new())
             }
         }
@@ -246,7 +268,7 @@ impl<'a> Compiler<'a> {
             Some(n) => {
                 let names: Vec<String> =
                     (0..n).map(|_| self.gensym()).collect();
-                self.emit(line, &format!("local {}", names.join(", ")));
+                self.emit_fmt(line, format_args!("local {}", names.join(", ")));
                 write(self, Pos::Assign(&names))?;
                 Ok(names
                     .into_iter()
@@ -290,7 +312,10 @@ impl<'a> Compiler<'a> {
         // Extra values are dropped, but they are still evaluated, in
         // order: Lua evaluates every expression of a local statement.
         let tmp = self.gensym();
-        self.emit(node.line, &format!("local {tmp} = {}", join(&exprs)));
+        self.emit_fmt(
+            node.line,
+            format_args!("local {tmp} = {}", join(&exprs)),
+        );
         Ok(Expr::new(tmp, EKind::Name))
     }
 
@@ -312,9 +337,9 @@ impl<'a> Compiler<'a> {
             for e in earlier.iter_mut() {
                 if !e.is_pure() {
                     let tmp = self.gensym();
-                    self.emit(
+                    self.emit_fmt(
                         node.line,
-                        &format!("local {tmp} = {}", e.single()),
+                        format_args!("local {tmp} = {}", e.single()),
                     );
                     *e = Expr::new(tmp, EKind::Name);
                 }

@@ -196,7 +196,10 @@ impl Compiler<'_> {
             let v = self.one_after(arg, &mut operands)?;
             let v = if chain && !v.is_pure() {
                 let tmp = self.gensym();
-                self.emit(node.line, &format!("local {tmp} = {}", v.single()));
+                self.emit_fmt(
+                    node.line,
+                    format_args!("local {tmp} = {}", v.single()),
+                );
                 Expr::new(tmp, EKind::Name)
             } else {
                 v
@@ -284,7 +287,10 @@ impl Compiler<'_> {
     ) -> R<()> {
         let tmp = self.gensym();
         let first = self.one(&args[0])?;
-        self.emit(node.line, &format!("local {tmp} = {}", first.single()));
+        self.emit_fmt(
+            node.line,
+            format_args!("local {tmp} = {}", first.single()),
+        );
         let test = if name == "and" {
             tmp.clone()
         } else {
@@ -292,10 +298,10 @@ impl Compiler<'_> {
         };
         let mut ends = 0;
         for arg in &args[1..] {
-            self.emit(arg.line, &format!("if {test} then"));
+            self.emit_fmt(arg.line, format_args!("if {test} then"));
             ends += 1;
             let v = self.one(arg)?;
-            self.emit(arg.line, &format!("{tmp} = {}", v.single()));
+            self.emit_fmt(arg.line, format_args!("{tmp} = {}", v.single()));
         }
         for _ in 0..ends {
             self.out.push_str("end ");

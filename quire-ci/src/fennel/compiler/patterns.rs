@@ -115,7 +115,10 @@ impl Compiler<'_> {
             for (i, clause) in compiled.iter().enumerate() {
                 let cond = conjunction(&clause.conds);
                 let word = if i == 0 { "if" } else { "elseif" };
-                self.emit(clause.body.line, &format!("{word} {cond} then"));
+                self.emit_fmt(
+                    clause.body.line,
+                    format_args!("{word} {cond} then"),
+                );
                 self.clause_body(clause, pos)?;
             }
             if matches!(pos, Pos::Tail) {
@@ -126,12 +129,12 @@ impl Compiler<'_> {
         }
 
         let flag = self.gensym();
-        self.emit(node.line, &format!("local {flag} = false"));
+        self.emit_fmt(node.line, format_args!("local {flag} = false"));
         for clause in &compiled {
             let cond = conjunction(&clause.conds);
-            self.emit(
+            self.emit_fmt(
                 clause.body.line,
-                &format!("if not {flag} and {cond} then"),
+                format_args!("if not {flag} and {cond} then"),
             );
             self.scope.push_block();
             let result = self.guarded_body(clause, &flag, pos);
@@ -157,7 +160,10 @@ impl Compiler<'_> {
                 return Ok(vec![v.code]);
             }
             let tmp = self.gensym();
-            self.emit(subject.line, &format!("local {tmp} = {}", v.single()));
+            self.emit_fmt(
+                subject.line,
+                format_args!("local {tmp} = {}", v.single()),
+            );
             return Ok(vec![tmp]);
         }
         let exprs = self.compile(subject, Pos::Expr(None))?;
@@ -167,9 +173,9 @@ impl Compiler<'_> {
             super::join(&exprs)
         };
         let names: Vec<String> = (0..arity).map(|_| self.gensym()).collect();
-        self.emit(
+        self.emit_fmt(
             subject.line,
-            &format!("local {} = {values}", names.join(", ")),
+            format_args!("local {} = {values}", names.join(", ")),
         );
         Ok(names)
     }
@@ -187,9 +193,9 @@ impl Compiler<'_> {
             .collect();
         let values: Vec<&str> =
             clause.binds.iter().map(|(_, a)| a.as_str()).collect();
-        self.emit(
+        self.emit_fmt(
             clause.body.line,
-            &format!("local {} = {}", names.join(", "), values.join(", ")),
+            format_args!("local {} = {}", names.join(", "), values.join(", ")),
         );
         for ((name, _), lua) in clause.binds.iter().zip(names) {
             self.scope.bind(name, lua, BindKind::Local);
@@ -209,10 +215,10 @@ impl Compiler<'_> {
         let mut ends = 0;
         for guard in &clause.guards {
             let g = self.one(guard)?;
-            self.emit(guard.line, &format!("if {} then", g.single()));
+            self.emit_fmt(guard.line, format_args!("if {} then", g.single()));
             ends += 1;
         }
-        self.emit(clause.body.line, &format!("{flag} = true"));
+        self.emit_fmt(clause.body.line, format_args!("{flag} = true"));
         self.compile(clause.body, pos)?;
         for _ in 0..ends {
             self.out.push_str("end ");

@@ -57,7 +57,7 @@ impl Compiler<'_> {
                 ),
             ));
         }
-        if self.opts.allow_all_globals || self.allowed.contains(name) {
+        if self.global_allowed(name) {
             return Ok(self.global_ref(&mangle(name)));
         }
         let candidates = self
@@ -76,6 +76,11 @@ impl Compiler<'_> {
             ),
         };
         Err(Diag::new(span, format!("unknown global `{name}`"), help))
+    }
+
+    /// Returns whether the embedder allows the global `name`.
+    pub fn global_allowed(&self, name: &str) -> bool {
+        self.opts.allow_all_globals || self.allowed.contains(name)
     }
 
     /// Returns Lua text that reads the global `lua`: the bare name, or
