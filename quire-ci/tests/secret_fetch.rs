@@ -307,6 +307,29 @@ fn connects_before_first_request() {
 }
 
 #[test]
+fn first_request_reuses_early_connection() {
+    let values: Vec<(String, String)> = (0..20)
+        .map(|i| (format!("early{i}"), format!("early-value-{i:04}")))
+        .collect();
+    let borrowed: Vec<(&str, &str)> = values
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let server = SecretServer::start(&borrowed);
+    let fetcher = fetcher(&server.url, TOKEN, SECONDS);
+    let handle = fetcher.handle();
+
+    // Asked at once, before the early connection can be open: the
+    // request waits for it instead of opening a second one.
+    for (name, value) in &values {
+        assert_eq!(handle.fetch(name, "b").unwrap().expose(), value.as_bytes());
+    }
+    assert_eq!(server.hits("/healthz"), 1);
+    assert_eq!(server.total_hits(), values.len());
+    assert_eq!(server.connections(), 1);
+}
+
+#[test]
 fn invalid_name_sends_no_request() {
     let server = SecretServer::start(&[]);
     let fetcher = fetcher(&server.url, TOKEN, SECONDS);

@@ -11,17 +11,20 @@
 //!
 //! A wrong bearer token or another run's id gets 401. `GET /healthz`
 //! returns 200, as the quire server's does, and is counted under the
-//! name `/healthz`, which no secret can have.
+//! name `/healthz`, which no secret can have. The server also records
+//! the client port of every request, so a test can count the
+//! connections the client opened.
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -34,6 +37,8 @@ struct ServerState {
     values: HashMap<String, String>,
     /// Requests per name, counted before any delay.
     hits: Mutex<HashMap<String, usize>>,
+    /// Client ports seen, one per connection.
+    client_ports: Mutex<HashSet<u16>>,
 }
 
 /// A running server; stopped and joined on drop.
@@ -53,6 +58,7 @@ impl SecretServer {
                 .map(|(n, v)| (n.to_string(), v.to_string()))
                 .collect(),
             hits: Mutex::default(),
+            client_ports: Mutex::default(),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -71,6 +77,8 @@ impl SecretServer {
             runtime.block_on(async move {
                 let listener =
                     tokio::net::TcpListener::from_std(listener).unwrap();
+                let app =
+                    app.into_make_service_with_connect_info::<SocketAddr>();
                 axum::serve(listener, app)
                     .with_graceful_shutdown(async {
                         let _ = stopped.await;
@@ -91,6 +99,11 @@ impl SecretServer {
     /// Requests received for `name`.
     pub fn hits(&self, name: &str) -> usize {
         *self.state.hits.lock().unwrap().get(name).unwrap_or(&0)
+    }
+
+    /// Connections that carried at least one request.
+    pub fn connections(&self) -> usize {
+        self.state.client_ports.lock().unwrap().len()
     }
 
     /// Secret requests received in all.
@@ -125,7 +138,11 @@ pub fn closed_port_url() -> String {
     url
 }
 
-async fn healthz(State(state): State<Arc<ServerState>>) -> &'static str {
+async fn healthz(
+    State(state): State<Arc<ServerState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+) -> &'static str {
+    state.client_ports.lock().unwrap().insert(client.port());
     *state
         .hits
         .lock()
@@ -138,8 +155,10 @@ async fn healthz(State(state): State<Arc<ServerState>>) -> &'static str {
 async fn secret(
     State(state): State<Arc<ServerState>>,
     Path((run_id, name)): Path<(String, String)>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
+    state.client_ports.lock().unwrap().insert(client.port());
     let count = {
         let mut hits = state.hits.lock().unwrap();
         let count = hits.entry(name.clone()).or_default();

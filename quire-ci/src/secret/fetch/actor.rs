@@ -19,13 +19,12 @@ use std::time::{Duration, Instant};
 
 use std::sync::atomic::Ordering;
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use crossbeam_channel::{Receiver, TryRecvError};
 use tokio::task::JoinSet;
 
 use super::client::{Fetched, HttpClient};
 use super::handle::Doorbell;
-use crate::secret::error::SecretError;
-use crate::secret::value::SecretValue;
+use super::reply::ReplySender;
 
 /// One caller's request for a secret.
 pub(crate) struct FetchRequest {
@@ -35,7 +34,7 @@ pub(crate) struct FetchRequest {
     pub job: String,
     /// When the caller sent it, to trace the time spent queued.
     pub sent_at: Instant,
-    pub reply: Sender<Result<SecretValue, SecretError>>,
+    pub reply: ReplySender,
 }
 
 /// A caller waiting for a fetch in progress.
@@ -44,25 +43,47 @@ struct Waiter {
     queued: Duration,
 }
 
+/// How long requests wait for the early connection before they open
+/// their own. Connecting on loopback and answering `GET /healthz`
+/// takes well under a millisecond, so only a server that is stuck or
+/// far away reaches this limit.
+const EARLY_CONNECT_LIMIT: Duration = Duration::from_millis(500);
+
 /// Runs the actor until every request sender is gone or the fetcher
 /// requests a stop.
+///
+/// Requests that arrive while the early connection is still being
+/// opened are held until it is ready, so that they reuse it. Started
+/// at once, the first fetch would find no idle connection in the pool
+/// and open a second one beside it.
 pub(super) async fn run(
     client: HttpClient,
     incoming: Receiver<FetchRequest>,
     doorbell: Arc<Doorbell>,
 ) {
     let client = Arc::new(client);
-    let early = {
+    let mut early = {
         let client = Arc::clone(&client);
-        tokio::spawn(async move { client.connect_early().await })
+        tokio::spawn(
+            async move { client.connect_early(EARLY_CONNECT_LIMIT).await },
+        )
     };
+    let mut connecting = true;
+    // Names waiting for the early connection, with when they arrived.
+    let mut held: Vec<(String, Instant)> = Vec::new();
     let mut waiting: HashMap<String, Vec<Waiter>> = HashMap::new();
     let mut fetches: JoinSet<(String, Duration, Fetched)> = JoinSet::new();
     loop {
         let closed = loop {
             match incoming.try_recv() {
                 Ok(request) => {
-                    accept(request, &client, &mut waiting, &mut fetches);
+                    if let Some(name) = accept(request, &mut waiting) {
+                        if connecting {
+                            held.push((name, Instant::now()));
+                        } else {
+                            start(name, Instant::now(), &client, &mut fetches);
+                        }
+                    }
                 }
                 Err(TryRecvError::Empty) => break false,
                 Err(TryRecvError::Disconnected) => break true,
@@ -73,6 +94,12 @@ pub(super) async fn run(
         }
         tokio::select! {
             () = doorbell.notify.notified() => {}
+            _ = &mut early, if connecting => {
+                connecting = false;
+                for (name, arrived) in held.drain(..) {
+                    start(name, arrived, &client, &mut fetches);
+                }
+            }
             Some(done) = fetches.join_next(), if !fetches.is_empty() => {
                 match done {
                     Ok((name, took, fetched)) => {
@@ -106,35 +133,43 @@ pub(super) async fn run(
     }
 }
 
-/// Starts a fetch for a new name, or adds the caller to the one running.
+/// Adds the caller to the waiters for its name. Returns the name when
+/// no fetch for it is running yet, so the caller of this function
+/// starts one.
 fn accept(
     request: FetchRequest,
-    client: &Arc<HttpClient>,
     waiting: &mut HashMap<String, Vec<Waiter>>,
-    fetches: &mut JoinSet<(String, Duration, Fetched)>,
-) {
+) -> Option<String> {
     let queued = request.sent_at.elapsed();
-    let name = request.name.clone();
-    let coalesced = waiting.contains_key(&name);
+    let coalesced = waiting.contains_key(&request.name);
     tracing::debug!(
         target: "quire_ci::secret",
         id = request.id,
-        secret = %name,
+        secret = %request.name,
         job = %request.job,
         queued_us = queued.as_micros() as u64,
         coalesced,
         "secret request received"
     );
+    let name = request.name.clone();
     waiting
         .entry(name.clone())
         .or_default()
         .push(Waiter { request, queued });
-    if coalesced {
-        return;
-    }
+    (!coalesced).then_some(name)
+}
+
+/// Starts the one HTTP fetch for `name`. Its traced time counts from
+/// `started`, which for a held request is when it arrived, so that the
+/// wait for the early connection is included.
+fn start(
+    name: String,
+    started: Instant,
+    client: &Arc<HttpClient>,
+    fetches: &mut JoinSet<(String, Duration, Fetched)>,
+) {
     let client = Arc::clone(client);
     fetches.spawn(async move {
-        let started = Instant::now();
         let fetched = client.fetch(&name).await;
         (name, started.elapsed(), fetched)
     });
@@ -161,6 +196,6 @@ fn answer(name: &str, took: Duration, fetched: Fetched, waiters: Vec<Waiter>) {
             "secret request answered"
         );
         // The caller may have timed out and gone; nothing to do then.
-        let _ = request.reply.send(fetched.result.clone());
+        request.reply.send(fetched.result.clone());
     }
 }

@@ -26,8 +26,14 @@ pub(super) struct HttpClient {
     client: reqwest::Client,
     /// `Bearer <token>`, marked sensitive so `Debug` hides it.
     authorization: HeaderValue,
-    /// Server URL without a trailing `/`.
+    /// The server URL without a trailing `/`, for error messages.
     server_url: String,
+    /// The server URL, parsed once, so that each fetch only sets the
+    /// path instead of parsing a whole URL again.
+    base: reqwest::Url,
+    /// The path of `base` without a trailing `/`, put before each
+    /// request path.
+    prefix: String,
     run_id: String,
     retry: RetryPolicy,
 }
@@ -72,10 +78,20 @@ impl HttpClient {
                 )
             })?;
         authorization.set_sensitive(true);
+        let server_url = server_url.trim_end_matches('/').to_string();
+        let base = reqwest::Url::parse(&server_url).map_err(|e| {
+            FetchStartError::InvalidServerUrl {
+                url: server_url.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+        let prefix = base.path().trim_end_matches('/').to_string();
         Ok(Self {
             client,
             authorization,
-            server_url: server_url.trim_end_matches('/').to_string(),
+            server_url,
+            base,
+            prefix,
             run_id: run_id.to_string(),
             retry,
         })
@@ -83,12 +99,14 @@ impl HttpClient {
 
     /// Opens the keep-alive connection before the first secret is
     /// requested, with `GET /healthz`, so that the first fetch does not
-    /// wait for a TCP handshake. A failure is only traced: the first
-    /// fetch then connects and reports its own error.
-    pub(super) async fn connect_early(&self) {
-        let url = format!("{}/healthz", self.server_url);
+    /// wait for a TCP handshake. Gives up after `limit`. A failure is
+    /// only traced: the first fetch then connects and reports its own
+    /// error.
+    pub(super) async fn connect_early(&self, limit: Duration) {
+        let url = self.url("/healthz");
         let started = std::time::Instant::now();
-        let outcome = match self.client.get(&url).send().await {
+        let request = self.client.get(url).timeout(limit);
+        let outcome = match request.send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
                 // Reading the body to its end returns the connection to
@@ -118,7 +136,7 @@ impl HttpClient {
                 };
             }
         };
-        let url = format!("{}{path}", self.server_url);
+        let url = self.url(&path);
         let mut status = None;
         let mut last = String::new();
         for attempt in 0..self.retry.attempts {
@@ -159,15 +177,26 @@ impl HttpClient {
         }
     }
 
+    /// Returns the URL of `path` on the server.
+    fn url(&self, path: &str) -> reqwest::Url {
+        let mut url = self.base.clone();
+        if self.prefix.is_empty() {
+            url.set_path(path);
+        } else {
+            url.set_path(&format!("{}{path}", self.prefix));
+        }
+        url
+    }
+
     async fn try_once(
         &self,
-        url: &str,
+        url: &reqwest::Url,
         name: &str,
         status_seen: &mut Option<u16>,
     ) -> Try {
         let response = match self
             .client
-            .get(url)
+            .get(url.clone())
             .header(AUTHORIZATION, self.authorization.clone())
             .send()
             .await

@@ -28,6 +28,7 @@
 mod actor;
 mod client;
 mod handle;
+mod reply;
 
 use std::time::Duration;
 
