@@ -534,6 +534,41 @@ ci.job("deploy", {"build"}, function(rt) return rt.jobs("nothing") end)"#,
 }
 
 #[test]
+fn rerun_into_same_out_dir_replaces_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let workspace = dir.path().join("ws").canonicalize_or_create();
+    let out = dir.path().join("out");
+    let first = pipeline(
+        r#"ci.job("a", {"quire/push"}, function(rt)
+  rt.log("first run")
+  rt.sh("true")
+  rt.sh("true")
+  return {n = 1}
+end)"#,
+    );
+    let second = pipeline(
+        r#"ci.job("a", {"quire/push"}, function(rt)
+  rt.log("second run")
+  rt.sh("true")
+  error("broken now")
+end)"#,
+    );
+    for code in [first, second] {
+        let options = options(&workspace, &out);
+        let runtime = Runtime::new(&workspace, 64).unwrap();
+        let pipeline = runtime.load_pipeline_lua(&code).unwrap();
+        run_loaded(&runtime, &pipeline, &options, registry()).unwrap();
+    }
+    let job_dir = out.join("jobs/a");
+    let job_log = std::fs::read_to_string(job_dir.join("job.log")).unwrap();
+    assert!(!job_log.contains("first run"), "{job_log}");
+    assert!(job_log.contains("second run"), "{job_log}");
+    assert!(job_dir.join("sh-1.log").exists());
+    assert!(!job_dir.join("sh-2.log").exists());
+    assert!(!job_dir.join("outputs.json").exists());
+}
+
+#[test]
 fn transitive_input_readable() {
     let run = run(&pipeline(
         r#"ci.job("a", {"quire/push"}, function(rt) return {v = "x"} end)
