@@ -945,6 +945,12 @@ fn registration_errors_exact() {
              id or the source quire/push",
         ),
         (
+            "ci.job(string.rep('x', 256), {'quire/push'}, function() end)",
+            ".quire/ci.fnl:2: job id \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"... \
+             is 256 bytes long; ids are at most 255 bytes because each \
+             names a log directory",
+        ),
+        (
             "ci.job('a', {'quire/push'}, function() end)\n\
              ci.job('b', {'a', 'quire/push', 'a'}, function() end)",
             ".quire/ci.fnl:3: job \"b\" lists the input \"a\" twice; list \

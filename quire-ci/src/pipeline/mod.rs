@@ -20,6 +20,10 @@ pub use module::{Registrations, ci_module};
 /// The one source a job can take as input: the push that made the run.
 pub const PUSH_SOURCE: &str = "quire/push";
 
+/// The longest job id, in bytes: the longest file name Linux file
+/// systems such as ext4 accept, since each id names a log directory.
+pub const MAX_ID_BYTES: usize = 255;
+
 /// A registered job, without its function.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobSpec {
@@ -52,6 +56,11 @@ pub enum PipelineError {
          digits and punctuation other than \"/\""
     )]
     UnusableId { job: String },
+    #[error(
+        "job id {start:?}... is {len} bytes long; ids are at most \
+         {MAX_ID_BYTES} bytes because each names a log directory"
+    )]
+    LongId { start: String, len: usize },
     #[error("job id must not be empty")]
     EmptyId,
     #[error(
