@@ -969,12 +969,14 @@ fn registration_errors_exact() {
         (
             "ci.job('a', {'quire/push', 'b'}, function() end)\nci.job('b', {'a'}, function() end)",
             "jobs form a cycle: a -> b -> a (each job lists the next as an \
-             input); remove one of these inputs so the jobs can be ordered",
+             input; a is at .quire/ci.fnl:2, b at .quire/ci.fnl:3); remove \
+             one of these inputs so the jobs can be ordered",
         ),
         (
             "ci.job('a', {'b'}, function() end)\nci.job('b', {'a'}, function() end)\nci.job('c', {'a'}, function() end)",
             "jobs form a cycle: a -> b -> a (each job lists the next as an \
-             input); remove one of these inputs so the jobs can be ordered\n\
+             input; a is at .quire/ci.fnl:2, b at .quire/ci.fnl:3); remove \
+             one of these inputs so the jobs can be ordered\n\
              job \"c\" (.quire/ci.fnl:4) never reaches a source: none of its \
              inputs leads to quire/push; add quire/push or a job that \
              depends on it to its inputs",

@@ -86,11 +86,17 @@ pub enum PipelineError {
         suggestion: Option<String>,
     },
     #[error(
-        "jobs form a cycle: {} (each job lists the next as an input); \
+        "jobs form a cycle: {} (each job lists the next as an input; {}); \
          remove one of these inputs so the jobs can be ordered",
-        path.join(" -> ")
+        path.join(" -> "),
+        cycle_sites(path, at)
     )]
-    Cycle { path: Vec<String> },
+    Cycle {
+        /// The jobs along the cycle, the first repeated at the end.
+        path: Vec<String>,
+        /// Where each job of `path` but the last was registered.
+        at: Vec<String>,
+    },
     #[error(
         "job {job:?} ({at}) never reaches a source: none of its inputs \
          leads to quire/push; add quire/push or a job that depends on it \
@@ -126,6 +132,22 @@ pub enum PipelineError {
          call"
     )]
     NoJobs,
+}
+
+/// Formats `a is at FILE:LINE, b at FILE:LINE` for a cycle's jobs.
+fn cycle_sites(path: &[String], at: &[String]) -> String {
+    path.iter()
+        .zip(at)
+        .enumerate()
+        .map(|(i, (job, at))| {
+            if i == 0 {
+                format!("{job} is at {at}")
+            } else {
+                format!("{job} at {at}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A checked pipeline, without its functions.
