@@ -169,7 +169,8 @@ fn validate_reports_graph_errors() {
          an input is the id of a job in this pipeline or the source \
          quire/push\n\
          error: jobs form a cycle: a -> b -> a (each job lists the next as \
-         an input); remove one of these inputs so the jobs can be ordered\n"
+         an input; a is at .quire/ci.fnl:2, b at .quire/ci.fnl:3); remove \
+         one of these inputs so the jobs can be ordered\n"
     );
 }
 

@@ -534,6 +534,41 @@ ci.job("deploy", {"build"}, function(rt) return rt.jobs("nothing") end)"#,
 }
 
 #[test]
+fn rerun_into_same_out_dir_replaces_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let workspace = dir.path().join("ws").canonicalize_or_create();
+    let out = dir.path().join("out");
+    let first = pipeline(
+        r#"ci.job("a", {"quire/push"}, function(rt)
+  rt.log("first run")
+  rt.sh("true")
+  rt.sh("true")
+  return {n = 1}
+end)"#,
+    );
+    let second = pipeline(
+        r#"ci.job("a", {"quire/push"}, function(rt)
+  rt.log("second run")
+  rt.sh("true")
+  error("broken now")
+end)"#,
+    );
+    for code in [first, second] {
+        let options = options(&workspace, &out);
+        let runtime = Runtime::new(&workspace, 64).unwrap();
+        let pipeline = runtime.load_pipeline_lua(&code).unwrap();
+        run_loaded(&runtime, &pipeline, &options, registry()).unwrap();
+    }
+    let job_dir = out.join("jobs/a");
+    let job_log = std::fs::read_to_string(job_dir.join("job.log")).unwrap();
+    assert!(!job_log.contains("first run"), "{job_log}");
+    assert!(job_log.contains("second run"), "{job_log}");
+    assert!(job_dir.join("sh-1.log").exists());
+    assert!(!job_dir.join("sh-2.log").exists());
+    assert!(!job_dir.join("outputs.json").exists());
+}
+
+#[test]
 fn transitive_input_readable() {
     let run = run(&pipeline(
         r#"ci.job("a", {"quire/push"}, function(rt) return {v = "x"} end)
@@ -910,6 +945,12 @@ fn registration_errors_exact() {
              id or the source quire/push",
         ),
         (
+            "ci.job(string.rep('x', 256), {'quire/push'}, function() end)",
+            ".quire/ci.fnl:2: job id \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"... \
+             is 256 bytes long; ids are at most 255 bytes because each \
+             names a log directory",
+        ),
+        (
             "ci.job('a', {'quire/push'}, function() end)\n\
              ci.job('b', {'a', 'quire/push', 'a'}, function() end)",
             ".quire/ci.fnl:3: job \"b\" lists the input \"a\" twice; list \
@@ -928,12 +969,14 @@ fn registration_errors_exact() {
         (
             "ci.job('a', {'quire/push', 'b'}, function() end)\nci.job('b', {'a'}, function() end)",
             "jobs form a cycle: a -> b -> a (each job lists the next as an \
-             input); remove one of these inputs so the jobs can be ordered",
+             input; a is at .quire/ci.fnl:2, b at .quire/ci.fnl:3); remove \
+             one of these inputs so the jobs can be ordered",
         ),
         (
             "ci.job('a', {'b'}, function() end)\nci.job('b', {'a'}, function() end)\nci.job('c', {'a'}, function() end)",
             "jobs form a cycle: a -> b -> a (each job lists the next as an \
-             input); remove one of these inputs so the jobs can be ordered\n\
+             input; a is at .quire/ci.fnl:2, b at .quire/ci.fnl:3); remove \
+             one of these inputs so the jobs can be ordered\n\
              job \"c\" (.quire/ci.fnl:4) never reaches a source: none of its \
              inputs leads to quire/push; add quire/push or a job that \
              depends on it to its inputs",

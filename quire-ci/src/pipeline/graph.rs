@@ -66,7 +66,8 @@ pub fn check(jobs: &[JobSpec]) -> Result<Graph, Vec<PipelineError>> {
         let mut path: Vec<String> =
             cycle.iter().map(|&i| jobs[i].id.clone()).collect();
         path.push(jobs[cycle[0]].id.clone());
-        errors.push(PipelineError::Cycle { path });
+        let at = cycle.iter().map(|&i| jobs[i].at.clone()).collect();
+        errors.push(PipelineError::Cycle { path, at });
     }
 
     let reaches = reaches_source(jobs, &edges);
@@ -222,8 +223,9 @@ mod tests {
         assert_eq!(
             errors[0].to_string(),
             "jobs form a cycle: a -> c -> b -> a (each job lists the next \
-             as an input); remove one of these inputs so the jobs can be \
-             ordered"
+             as an input; a is at .quire/ci.fnl:1, c at .quire/ci.fnl:1, b \
+             at .quire/ci.fnl:1); remove one of these inputs so the jobs \
+             can be ordered"
         );
     }
 

@@ -20,6 +20,10 @@ pub use module::{Registrations, ci_module};
 /// The one source a job can take as input: the push that made the run.
 pub const PUSH_SOURCE: &str = "quire/push";
 
+/// The longest job id, in bytes: the longest file name Linux file
+/// systems such as ext4 accept, since each id names a log directory.
+pub const MAX_ID_BYTES: usize = 255;
+
 /// A registered job, without its function.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobSpec {
@@ -52,6 +56,11 @@ pub enum PipelineError {
          digits and punctuation other than \"/\""
     )]
     UnusableId { job: String },
+    #[error(
+        "job id {start:?}... is {len} bytes long; ids are at most \
+         {MAX_ID_BYTES} bytes because each names a log directory"
+    )]
+    LongId { start: String, len: usize },
     #[error("job id must not be empty")]
     EmptyId,
     #[error(
@@ -77,11 +86,17 @@ pub enum PipelineError {
         suggestion: Option<String>,
     },
     #[error(
-        "jobs form a cycle: {} (each job lists the next as an input); \
+        "jobs form a cycle: {} (each job lists the next as an input; {}); \
          remove one of these inputs so the jobs can be ordered",
-        path.join(" -> ")
+        path.join(" -> "),
+        cycle_sites(path, at)
     )]
-    Cycle { path: Vec<String> },
+    Cycle {
+        /// The jobs along the cycle, the first repeated at the end.
+        path: Vec<String>,
+        /// Where each job of `path` but the last was registered.
+        at: Vec<String>,
+    },
     #[error(
         "job {job:?} ({at}) never reaches a source: none of its inputs \
          leads to quire/push; add quire/push or a job that depends on it \
@@ -117,6 +132,22 @@ pub enum PipelineError {
          call"
     )]
     NoJobs,
+}
+
+/// Formats `a is at FILE:LINE, b at FILE:LINE` for a cycle's jobs.
+fn cycle_sites(path: &[String], at: &[String]) -> String {
+    path.iter()
+        .zip(at)
+        .enumerate()
+        .map(|(i, (job, at))| {
+            if i == 0 {
+                format!("{job} is at {at}")
+            } else {
+                format!("{job} at {at}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A checked pipeline, without its functions.

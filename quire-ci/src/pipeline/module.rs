@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use mlua::{Function, Lua, Table, Value};
 
-use super::{JobSpec, PipelineError, PipelineSpec, graph};
+use super::{JobSpec, MAX_ID_BYTES, PipelineError, PipelineSpec, graph};
 use crate::runtime::location::{call_site, type_name};
 
 /// What a pipeline registered while it was loaded.
@@ -114,6 +114,12 @@ fn register_job(
     }
     if id.contains('/') {
         return Err(PipelineError::SlashInId { job: id });
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(PipelineError::LongId {
+            start: id.chars().take(32).collect(),
+            len: id.len(),
+        });
     }
     if id == "." || id == ".." || id.chars().any(char::is_control) {
         return Err(PipelineError::UnusableId { job: id });

@@ -12,7 +12,7 @@ pub mod secrets_file;
 pub mod terminal;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -135,6 +135,7 @@ pub fn run_jobs(
 
     for &index in &spec.graph.order {
         let job = &spec.jobs[index];
+        clear_job_records(&shared.job_dir(&job.id));
         let blocked = job.inputs.iter().find_map(|input| {
             match outcomes.get(input.as_str()) {
                 Some(JobOutcome::Failed) => Some((input, "failed")),
@@ -174,6 +175,32 @@ pub fn run_jobs(
     RunReport {
         outcome,
         jobs: rows,
+    }
+}
+
+/// Removes what an earlier run into the same `--out-dir` recorded for
+/// a job, so its logs and outputs are not mistaken for this run's.
+/// Only the files a run writes are removed, because the directory may
+/// be the author's own.
+fn clear_job_records(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let command_log = name
+            .strip_prefix("sh-")
+            .and_then(|rest| rest.strip_suffix(".log"))
+            .is_some_and(|n| {
+                !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+            });
+        let recorded =
+            command_log || name == "job.log" || name == "outputs.json";
+        if recorded && let Err(e) = std::fs::remove_file(entry.path()) {
+            tracing::warn!(path = %entry.path().display(), error = %e,
+                "cannot remove a log of an earlier run");
+        }
     }
 }
 
