@@ -307,10 +307,10 @@ impl Compiler<'_> {
         self.deliver(node.line, exprs, pos)
     }
 
-    /// `(lua "statements")` or `(lua "statements" "expression")`, as in
-    /// Fennel, where either string may be nil. A lone string that does
-    /// not start with a statement keyword also works as an expression,
-    /// so `(lua "1 + 2")` yields 3.
+    /// Compiles `(lua "statements")` or `(lua "statements" "expression")`
+    /// as Fennel does, where either string may be nil. A lone string
+    /// that does not start with a statement keyword also works as an
+    /// expression, so `(lua "1 + 2")` yields 3.
     pub(super) fn lua_form(
         &mut self,
         node: &Node,
@@ -437,9 +437,9 @@ fn quoted(form: &Node) -> R<String> {
     })
 }
 
-/// Returns raw Lua code from a `lua` string, with the bytes that mark
-/// lines in generated text replaced, and a newline after code with a
-/// `--` comment so it cannot swallow what follows.
+/// Returns the Lua code of a `lua` string. Bytes that mark lines in
+/// generated text become spaces, and code with a `--` comment gets a
+/// newline so the comment cannot swallow what follows.
 fn raw_lua(bytes: &[u8]) -> String {
     let code = String::from_utf8_lossy(bytes)
         .replace([lua_text::MARK, lua_text::MARK_END], " ");
