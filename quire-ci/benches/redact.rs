@@ -142,6 +142,10 @@ fn gib_per_s(bytes: usize, took: Duration) -> f64 {
 }
 
 fn main() {
+    if std::env::args().any(|arg| arg == "large") {
+        large_values();
+        return;
+    }
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let values = values(&mut rng);
     let text = log_text(&mut rng, &values);
@@ -219,4 +223,83 @@ fn main() {
         ratio(baseline.wall, whole.wall),
         ratio(baseline.cpu, whole.cpu),
     );
+}
+
+/// Registering one large value (a key file) and streaming log text in
+/// 4 KiB chunks with it registered, at several value sizes. Each row's
+/// time per value byte is compared with the smallest size's, so a
+/// ratio near 1 means the cost grows linearly with the value.
+///
+/// Run with `cargo bench -p quire-ci --bench redact -- large`.
+fn large_values() {
+    const SIZES: [usize; 4] = [4 << 10, 16 << 10, 64 << 10, 256 << 10];
+    const LOG_BYTES: usize = 1 << 20;
+    const CHUNK: usize = 4 << 10;
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let line = b"2026-12-04T15:00:00.000000000Z stdout F Compiling serde\n";
+    println!(
+        "redact, one large value: register it, then stream {} MiB of \
+         log text in {} KiB chunks with the value in the middle",
+        LOG_BYTES >> 20,
+        CHUNK >> 10
+    );
+    println!(
+        "  {:>8} {:>12} {:>12} {:>12} {:>14}",
+        "value", "register", "stream", "total", "per byte vs 4K"
+    );
+    let mut base_per_byte = None;
+    for size in SIZES {
+        // A PEM-like value: base64 characters in 64-byte lines.
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ\
+            abcdefghijklmnopqrstuvwxyz0123456789+/";
+        let value: Vec<u8> = (0..size)
+            .map(|i| {
+                if i % 65 == 64 {
+                    b'\n'
+                } else {
+                    ALPHABET[rng.below(ALPHABET.len())]
+                }
+            })
+            .collect();
+        let mut text = Vec::with_capacity(LOG_BYTES + size);
+        while text.len() < LOG_BYTES / 2 {
+            text.extend_from_slice(line);
+        }
+        text.extend_from_slice(&value);
+        while text.len() < LOG_BYTES + size {
+            text.extend_from_slice(line);
+        }
+
+        let redactor = Redactor::new();
+        let started = Instant::now();
+        redactor.register("key", &value);
+        redactor.redact(b"builds the automaton");
+        let register = started.elapsed();
+
+        let started = Instant::now();
+        let mut stream = redactor.stream();
+        let mut out = Vec::with_capacity(text.len());
+        for chunk in text.chunks(CHUNK) {
+            stream.push(chunk, &mut out);
+        }
+        stream.finish(&mut out);
+        let streamed = started.elapsed();
+        assert!(
+            !out.windows(64).any(|w| w == &value[..64]),
+            "the value survived"
+        );
+        black_box(&out);
+
+        let total = register + streamed;
+        let per_byte = total.as_secs_f64() / size as f64;
+        let base = *base_per_byte.get_or_insert(per_byte);
+        println!(
+            "  {:>6} K {:>9.1} ms {:>9.1} ms {:>9.1} ms {:>13.2}x",
+            size >> 10,
+            register.as_secs_f64() * 1e3,
+            streamed.as_secs_f64() * 1e3,
+            total.as_secs_f64() * 1e3,
+            per_byte / base,
+        );
+    }
 }
