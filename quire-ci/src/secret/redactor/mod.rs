@@ -106,6 +106,10 @@ pub(crate) struct Snapshot {
     fast: OnceLock<AhoCorasick>,
     /// Bytes scanned with this snapshot so far.
     scanned: AtomicUsize,
+    /// Bytes the q-gram filter let through to the automaton, in the
+    /// windows around probes that hit. Tests use it to check that a
+    /// stream searches each byte a bounded number of times.
+    searched: AtomicUsize,
     /// Skips text that no pattern can occur in; `None` when empty.
     filter: Option<QgramFilter>,
     /// Standard-semantics automaton for overlapping search, built the
@@ -233,6 +237,7 @@ impl Snapshot {
             longest: None,
             fast: OnceLock::new(),
             scanned: AtomicUsize::new(0),
+            searched: AtomicUsize::new(0),
             filter: None,
             overlapping: OnceLock::new(),
             patterns: Vec::new(),
@@ -252,6 +257,7 @@ impl Snapshot {
             longest,
             fast: OnceLock::new(),
             scanned: AtomicUsize::new(0),
+            searched: AtomicUsize::new(0),
             filter: QgramFilter::new(patterns.iter().map(|p| p.as_slice())),
             overlapping: OnceLock::new(),
             max_len: patterns.iter().map(|p| p.len()).max().unwrap_or(0),
@@ -360,6 +366,44 @@ mod tests {
         assert_eq!(
             snapshot.overlapping().kind(),
             AhoCorasickKind::ContiguousNFA
+        );
+    }
+
+    #[test]
+    fn stream_searches_each_byte_boundedly() {
+        let redactor = Redactor::new();
+        redactor.register("token", b"tok-0123456789abcdef0123456789ab");
+        let value: Vec<u8> = (0..64 << 10)
+            .map(|i: usize| b"0123456789abcdef"[(i * 7 + i / 16) % 16])
+            .collect();
+        redactor.register("key", &value);
+        let line = b"2026-12-04T15:00:00Z stdout F Compiling serde\n";
+        let mut text = Vec::new();
+        while text.len() < 256 << 10 {
+            text.extend_from_slice(line);
+        }
+        text.extend_from_slice(&value);
+        while text.len() < 512 << 10 {
+            text.extend_from_slice(line);
+        }
+
+        let mut stream = redactor.stream();
+        let mut out = Vec::new();
+        for chunk in text.chunks(512) {
+            stream.push(chunk, &mut out);
+        }
+        stream.finish(&mut out);
+        assert!(!out.windows(64).any(|w| w == &value[..64]));
+
+        // Each of the value's probes searches a window of up to twice
+        // the longest pattern, so about 2 * max_len * len / stride in
+        // all. Searching the held-back bytes again on each 512-byte
+        // chunk made it hundreds of times the text.
+        let searched = redactor.snapshot().searched.load(Ordering::Relaxed);
+        assert!(
+            searched <= 8 * text.len(),
+            "searched {searched} bytes for {} bytes of text",
+            text.len()
         );
     }
 
