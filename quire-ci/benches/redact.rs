@@ -2,7 +2,9 @@
 //! loop of `str::replace` per value over the same text.
 //!
 //! Run with `cargo bench -p quire-ci --bench redact`. Targets: at least
-//! 1 GiB/s, and at least 20 times the `str::replace` loop.
+//! 1 GiB/s, and at least 20 times the `str::replace` loop. With the
+//! argument `large` (`cargo bench -p quire-ci --bench redact -- large`)
+//! it measures one large value instead, such as a key file.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
