@@ -144,6 +144,10 @@ fn find_longest(
     let mut unresolved = None;
     while probe + QGRAM <= len && probe < before + filter.stride {
         if filter.may_match(buf, probe) {
+            // NOTE: a false positive of the filter still searches up to
+            // 2 * max_len bytes. Values of hundreds of KiB fill the
+            // filter's table to its size cap, so false positives then
+            // grow more frequent, and text costs more per byte.
             let start = (probe + QGRAM).saturating_sub(max_len).max(from);
             let end = (probe + max_len).min(len);
             let input = Input::new(buf).span(start..end);
