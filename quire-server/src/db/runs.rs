@@ -134,14 +134,11 @@ impl Db {
 
     /// Finds the runs whose id starts with `prefix`.
     pub fn runs_with_prefix(&self, prefix: &str) -> Result<Vec<Run>, DbError> {
-        let conn = self.conn();
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs \
              WHERE substr(id, 1, length(?1)) = ?1 ORDER BY seq LIMIT 10"
         );
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map([prefix], run_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.query_rows(&sql, [prefix], run_from_row)
     }
 
     /// Lists runs, newest first, optionally of one repository.
@@ -150,25 +147,19 @@ impl Db {
         repo: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Run>, DbError> {
-        let conn = self.conn();
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs \
              WHERE ?1 IS NULL OR repo = ?1 ORDER BY seq DESC LIMIT ?2"
         );
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![repo, limit as i64], run_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.query_rows(&sql, params![repo, limit as i64], run_from_row)
     }
 
     /// Lists runs in `state`, oldest push first.
     pub fn runs_in_state(&self, state: RunState) -> Result<Vec<Run>, DbError> {
-        let conn = self.conn();
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE state = ?1 ORDER BY seq"
         );
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map([state.as_str()], run_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.query_rows(&sql, [state.as_str()], run_from_row)
     }
 
     /// Lists the non-terminal runs of one repository and ref.
@@ -177,14 +168,11 @@ impl Db {
         repo: &str,
         ref_name: &str,
     ) -> Result<Vec<Run>, DbError> {
-        let conn = self.conn();
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE repo = ?1 AND ref = ?2 \
              AND state IN ('pending', 'active') ORDER BY seq"
         );
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map([repo, ref_name], run_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.query_rows(&sql, [repo, ref_name], run_from_row)
     }
 
     /// Returns the state and token hash of a run, for the API.
