@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
-use mlua::{Lua, Table, Value, Variadic};
+use mlua::{FromLuaMulti, IntoLuaMulti, Lua, Table, Value, Variadic};
 use quire_proto::{EventKind, LogStream};
 
 use self::sh_request::parse_request;
@@ -178,42 +178,36 @@ fn raise(lua: &Lua, message: String) -> mlua::Error {
 pub fn runtime_table(lua: &Lua, scope: &Rc<JobScope>) -> mlua::Result<Table> {
     let table = lua.create_table()?;
 
-    let s = Rc::clone(scope);
-    table.set(
-        "sh",
-        lua.create_function(move |lua, (cmd, opts): (Value, Value)| {
-            s.check_open(lua, "sh")?;
-            run_sh(lua, &s, cmd, opts)
-        })?,
-    )?;
-
-    let s = Rc::clone(scope);
-    table.set(
-        "jobs",
-        lua.create_function(move |lua, name: Value| {
-            s.check_open(lua, "jobs")?;
-            read_job(lua, &s, name)
-        })?,
-    )?;
-
-    let s = Rc::clone(scope);
-    table.set(
-        "secret",
-        lua.create_function(move |lua, name: Value| {
-            s.check_open(lua, "secret")?;
-            read_secret(lua, &s, name)
-        })?,
-    )?;
-
-    let s = Rc::clone(scope);
-    table.set(
-        "log",
-        lua.create_function(move |lua, parts: Variadic<Value>| {
-            s.check_open(lua, "log")?;
-            write_log(lua, &s, parts)
-        })?,
-    )?;
+    set_scoped(lua, &table, scope, "sh", |lua, s, (cmd, opts)| {
+        run_sh(lua, s, cmd, opts)
+    })?;
+    set_scoped(lua, &table, scope, "jobs", read_job)?;
+    set_scoped(lua, &table, scope, "secret", read_secret)?;
+    set_scoped(lua, &table, scope, "log", write_log)?;
     Ok(table)
+}
+
+/// Adds the function `name` to a job's runtime table. Every call first
+/// checks that the job's scope is still open, then runs `body`.
+fn set_scoped<A, R>(
+    lua: &Lua,
+    table: &Table,
+    scope: &Rc<JobScope>,
+    name: &'static str,
+    body: fn(&Lua, &JobScope, A) -> mlua::Result<R>,
+) -> mlua::Result<()>
+where
+    A: FromLuaMulti + 'static,
+    R: IntoLuaMulti + 'static,
+{
+    let s = Rc::clone(scope);
+    table.set(
+        name,
+        lua.create_function(move |lua, args: A| {
+            s.check_open(lua, name)?;
+            body(lua, &s, args)
+        })?,
+    )
 }
 
 fn run_sh(
