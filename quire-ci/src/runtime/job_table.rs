@@ -284,17 +284,25 @@ fn run_sh(
     Ok(result)
 }
 
-fn read_job(lua: &Lua, scope: &JobScope, name: Value) -> mlua::Result<Value> {
-    let Value::String(name) = name else {
+/// Returns a string argument as text, or raises `expected` followed by
+/// the type of what was passed instead.
+fn string_argument(
+    lua: &Lua,
+    value: Value,
+    expected: &str,
+) -> mlua::Result<String> {
+    let Value::String(text) = value else {
         return Err(raise(
             lua,
-            format!(
-                "jobs expects a job id or :quire/push, got {}",
-                type_name(&name)
-            ),
+            format!("{expected}, got {}", type_name(&value)),
         ));
     };
-    let name = name.to_string_lossy();
+    Ok(text.to_string_lossy())
+}
+
+fn read_job(lua: &Lua, scope: &JobScope, name: Value) -> mlua::Result<Value> {
+    let name =
+        string_argument(lua, name, "jobs expects a job id or :quire/push")?;
     if name == PUSH_SOURCE {
         return push_table(lua, scope.run.push()).map(Value::Table);
     }
@@ -355,16 +363,11 @@ fn read_secret(
     scope: &JobScope,
     name: Value,
 ) -> mlua::Result<mlua::String> {
-    let Value::String(name) = name else {
-        return Err(raise(
-            lua,
-            format!(
-                "secret expects a secret name such as :deploy-key, got {}",
-                type_name(&name)
-            ),
-        ));
-    };
-    let name = name.to_string_lossy();
+    let name = string_argument(
+        lua,
+        name,
+        "secret expects a secret name such as :deploy-key",
+    )?;
     let resolution = scope
         .run
         .registry
