@@ -9,38 +9,28 @@
 //! run is never killed and started at the same moment.
 
 use std::collections::HashMap;
-use std::os::unix::process::ExitStatusExt;
-use std::process::ExitStatus;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use quire_proto::{PushMeta, RunOutcome};
+use quire_proto::PushMeta;
 
 use crate::config::ConfigHandle;
 use crate::db::runs::{Run, RunState};
 use crate::db::{Db, DbError};
-use crate::paths::{DataDir, RunDir, validate_repo_name};
+use crate::paths::{DataDir, validate_repo_name};
 
 pub mod dispatch;
 pub mod ingest;
+mod outcome;
 pub mod reconcile;
 pub mod token;
 pub mod workspace;
 
 pub use dispatch::RunnerSettings;
+pub use outcome::REASON_UNFINISHED;
+use outcome::{Ended, final_state};
 use token::RunToken;
 
-/// The failure reason of a run whose quire-ci ended without a
-/// `run_finished` event; how quire-ci ended follows in brackets.
-pub const REASON_UNFINISHED: &str = "runner exited without finishing";
-/// quire-ci's exit code for a pipeline that could not be loaded, such
-/// as a compile error in `.quire/ci.fnl`.
-const EXIT_PIPELINE_ERROR: i32 = 2;
-/// The maximum length in bytes of a failure reason taken from
-/// quire-ci.log.
-const MAX_LOGGED_REASON: usize = 500;
-/// How much of quire-ci.log is searched for its first error line.
-const MAX_LOG_SCAN: u64 = 1024 * 1024;
 /// How often a running run's new events are recorded.
 const EVENT_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
@@ -86,15 +76,6 @@ struct Slots {
     active: HashMap<String, ActiveRun>,
     /// Tokens minted at creation, waiting for their run's dispatch.
     tokens: HashMap<String, RunToken>,
-}
-
-/// The outcome of a run whose quire-ci has exited: its events, exit
-/// status and directory.
-struct Ended {
-    summary: ingest::Summary,
-    /// quire-ci's exit status, when waiting for it succeeded.
-    status: Option<ExitStatus>,
-    dir: RunDir,
 }
 
 #[derive(Default)]
@@ -478,86 +459,6 @@ impl Ci {
     }
 }
 
-/// Returns the state a run ends in, from its events and quire-ci's
-/// exit status.
-fn final_state(ended: &Ended) -> (RunState, Option<String>) {
-    let summary = &ended.summary;
-    match summary.outcome {
-        Some(RunOutcome::Success) => (RunState::Complete, None),
-        Some(RunOutcome::Failure) => {
-            let reason = if summary.failed_jobs.is_empty() {
-                "the pipeline failed".to_string()
-            } else {
-                format!("failed jobs: {}", summary.failed_jobs.join(", "))
-            };
-            (RunState::Failed, Some(reason))
-        }
-        None => (RunState::Failed, Some(unfinished_reason(ended))),
-    }
-}
-
-/// Returns the failure reason of a run whose quire-ci exited without a
-/// `run_finished` event, saying how it exited.
-fn unfinished_reason(ended: &Ended) -> String {
-    // A pipeline that fails to compile or register: the error line
-    // names file:line:col, which says more than the exit status. The
-    // line is already redacted by quire-ci.
-    if ended.status.and_then(|s| s.code()) == Some(EXIT_PIPELINE_ERROR)
-        && let Some(line) = first_error_line(&ended.dir.runner_log())
-    {
-        return line;
-    }
-    match ended.status {
-        Some(status) => {
-            format!("{REASON_UNFINISHED} ({})", describe_exit(status))
-        }
-        None => REASON_UNFINISHED.into(),
-    }
-}
-
-/// Returns the first `error: ` line of quire-ci's log without that
-/// prefix, cut to [`MAX_LOGGED_REASON`] bytes.
-fn first_error_line(log: &std::path::Path) -> Option<String> {
-    use std::io::{BufRead, Read};
-    let file = std::fs::File::open(log).ok()?;
-    let reader = std::io::BufReader::new(file.take(MAX_LOG_SCAN));
-    for line in reader.split(b'\n') {
-        let line = line.ok()?;
-        let line = String::from_utf8_lossy(&line);
-        let Some(message) = line.trim_end().strip_prefix("error: ") else {
-            continue;
-        };
-        let message = message.trim();
-        if message.is_empty() {
-            continue;
-        }
-        return Some(truncate(message, MAX_LOGGED_REASON));
-    }
-    None
-}
-
-/// Cuts `text` to at most `max` bytes at a character boundary, marking
-/// a cut with "...".
-fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max.saturating_sub(3);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &text[..end])
-}
-
-/// Describes an exit status as "exit code N" or "killed by signal N".
-fn describe_exit(status: ExitStatus) -> String {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exit code {code}"),
-        (None, Some(signal)) => format!("killed by signal {signal}"),
-        (None, None) => status.to_string(),
-    }
-}
-
 /// Removes a run's bootstrap file if quire-ci left it behind.
 fn remove_bootstrap(dir: &crate::paths::RunDir) {
     match std::fs::remove_file(dir.bootstrap()) {
@@ -573,36 +474,5 @@ fn remove_bootstrap(dir: &crate::paths::RunDir) {
             %error,
             "cannot remove the bootstrap file"
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn first_error_line_cut() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("quire-ci.log");
-        let long = "x".repeat(2000);
-        std::fs::write(
-            &log,
-            format!("WARN something\nerror: ci.fnl:1:2: {long}\nerror: b\n"),
-        )
-        .unwrap();
-        let line = first_error_line(&log).unwrap();
-        assert!(line.starts_with("ci.fnl:1:2: xxx"), "{line}");
-        assert!(line.ends_with("..."), "{line}");
-        assert_eq!(line.len(), MAX_LOGGED_REASON);
-        assert!(!line.contains('\n'));
-    }
-
-    #[test]
-    fn first_error_line_absent() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("quire-ci.log");
-        std::fs::write(&log, "WARN only a warning\n").unwrap();
-        assert_eq!(first_error_line(&log), None);
-        assert_eq!(first_error_line(&dir.path().join("missing")), None);
     }
 }

@@ -112,44 +112,42 @@ pub fn sh_finished(
 impl Db {
     /// Lists a run's jobs in the order they started.
     pub fn jobs(&self, run_id: &str) -> Result<Vec<JobRow>, DbError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
+        self.query_rows(
             "SELECT name, outcome, message, started_at, finished_at \
              FROM jobs WHERE run_id = ?1 \
              ORDER BY coalesce(started_at, finished_at), rowid",
-        )?;
-        let rows = stmt.query_map([run_id], |row| {
-            Ok(JobRow {
-                name: row.get(0)?,
-                outcome: row.get(1)?,
-                message: row.get(2)?,
-                started_at: row.get(3)?,
-                finished_at: row.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            [run_id],
+            |row| {
+                Ok(JobRow {
+                    name: row.get(0)?,
+                    outcome: row.get(1)?,
+                    message: row.get(2)?,
+                    started_at: row.get(3)?,
+                    finished_at: row.get(4)?,
+                })
+            },
+        )
     }
 
     /// Lists a run's commands, by job and number.
     pub fn sh_commands(&self, run_id: &str) -> Result<Vec<ShRow>, DbError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
+        self.query_rows(
             "SELECT job, n, cmd, exit_code, timed_out, started_at, \
              finished_at, log_path FROM sh_commands WHERE run_id = ?1 \
              ORDER BY job, n",
-        )?;
-        let rows = stmt.query_map([run_id], |row| {
-            Ok(ShRow {
-                job: row.get(0)?,
-                n: row.get(1)?,
-                cmd: row.get(2)?,
-                exit_code: row.get(3)?,
-                timed_out: row.get(4)?,
-                started_at: row.get(5)?,
-                finished_at: row.get(6)?,
-                log_path: row.get(7)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            [run_id],
+            |row| {
+                Ok(ShRow {
+                    job: row.get(0)?,
+                    n: row.get(1)?,
+                    cmd: row.get(2)?,
+                    exit_code: row.get(3)?,
+                    timed_out: row.get(4)?,
+                    started_at: row.get(5)?,
+                    finished_at: row.get(6)?,
+                    log_path: row.get(7)?,
+                })
+            },
+        )
     }
 }

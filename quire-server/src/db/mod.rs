@@ -88,6 +88,20 @@ impl Db {
         // SQLite rolls back an unfinished transaction itself.
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Runs a cached `SELECT` and converts every row it returns with
+    /// `from_row`, failing on the first row that does not convert.
+    fn query_rows<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        from_row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, DbError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params, from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
 }
 
 /// Creates an empty database file with mode 0600 unless it exists.

@@ -11,111 +11,17 @@
 //! them. Every change is one `UPDATE ... WHERE state IN (...)`, so two
 //! tasks racing to change one run cannot both win.
 
+mod state;
+
 use std::collections::HashMap;
-use std::fmt;
-use std::str::FromStr;
 
 use quire_proto::{PushMeta, TransportMode};
 use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
+pub use self::state::{RunState, TransitionError};
+
 use super::{Db, DbError, now};
-
-/// The stage of a run's life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunState {
-    /// Waiting in the queue.
-    Pending,
-    /// Its quire-ci process is being prepared or running.
-    Active,
-    /// quire-ci finished and no job failed.
-    Complete,
-    /// A job failed, or the run could not be carried out.
-    Failed,
-    /// A newer push to the same repository and ref replaced it.
-    Superseded,
-}
-
-impl RunState {
-    pub const ALL: [RunState; 5] = [
-        RunState::Pending,
-        RunState::Active,
-        RunState::Complete,
-        RunState::Failed,
-        RunState::Superseded,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunState::Pending => "pending",
-            RunState::Active => "active",
-            RunState::Complete => "complete",
-            RunState::Failed => "failed",
-            RunState::Superseded => "superseded",
-        }
-    }
-
-    /// True for the states nothing leaves.
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            RunState::Complete | RunState::Failed | RunState::Superseded
-        )
-    }
-
-    /// Returns the states a run may move to from `self`.
-    pub fn successors(self) -> &'static [RunState] {
-        match self {
-            RunState::Pending => {
-                &[RunState::Active, RunState::Failed, RunState::Superseded]
-            }
-            RunState::Active => {
-                &[RunState::Complete, RunState::Failed, RunState::Superseded]
-            }
-            _ => &[],
-        }
-    }
-
-    /// True when a run in `self` may move to `next`.
-    pub fn can_become(self, next: RunState) -> bool {
-        self.successors().contains(&next)
-    }
-
-    fn predecessors(next: RunState) -> Vec<&'static str> {
-        RunState::ALL
-            .into_iter()
-            .filter(|s| s.can_become(next))
-            .map(RunState::as_str)
-            .collect()
-    }
-}
-
-impl fmt::Display for RunState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for RunState {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        RunState::ALL
-            .into_iter()
-            .find(|state| state.as_str() == s)
-            .ok_or_else(|| format!("unknown run state {s:?}"))
-    }
-}
-
-/// A refused state change.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("run {run_id} cannot change from {from} to {to}")]
-pub struct TransitionError {
-    pub run_id: String,
-    pub from: RunState,
-    pub to: RunState,
-}
 
 /// One row of `runs`, without the token hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -228,14 +134,11 @@ impl Db {
 
     /// Finds the runs whose id starts with `prefix`.
     pub fn runs_with_prefix(&self, prefix: &str) -> Result<Vec<Run>, DbError> {
-        let conn = self.conn();
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs \
              WHERE substr(id, 1, length(?1)) = ?1 ORDER BY seq LIMIT 10"
         );
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map([prefix], run_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.query_rows(&sql, [prefix], run_from_row)
     }
 
     /// Lists runs, newest first, optionally of one repository.
@@ -244,25 +147,19 @@ impl Db {
         repo: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Run>, DbError> {
-        let conn = self.conn();
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs \
              WHERE ?1 IS NULL OR repo = ?1 ORDER BY seq DESC LIMIT ?2"
         );
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![repo, limit as i64], run_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.query_rows(&sql, params![repo, limit as i64], run_from_row)
     }
 
     /// Lists runs in `state`, oldest push first.
     pub fn runs_in_state(&self, state: RunState) -> Result<Vec<Run>, DbError> {
-        let conn = self.conn();
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE state = ?1 ORDER BY seq"
         );
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map([state.as_str()], run_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.query_rows(&sql, [state.as_str()], run_from_row)
     }
 
     /// Lists the non-terminal runs of one repository and ref.
@@ -271,14 +168,11 @@ impl Db {
         repo: &str,
         ref_name: &str,
     ) -> Result<Vec<Run>, DbError> {
-        let conn = self.conn();
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE repo = ?1 AND ref = ?2 \
              AND state IN ('pending', 'active') ORDER BY seq"
         );
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map([repo, ref_name], run_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.query_rows(&sql, [repo, ref_name], run_from_row)
     }
 
     /// Returns the state and token hash of a run, for the API.

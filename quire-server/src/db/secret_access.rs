@@ -223,21 +223,20 @@ impl Db {
         run_id: &str,
     ) -> Result<Vec<AccessRow>, DbError> {
         self.flush_secret_accesses()?;
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
+        self.query_rows(
             "SELECT run_id, job, name, at, result FROM secret_accesses \
              WHERE run_id = ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map([run_id], |row| {
-            Ok(AccessRow {
-                run_id: row.get(0)?,
-                job: row.get(1)?,
-                name: row.get(2)?,
-                at: row.get(3)?,
-                result: row.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            [run_id],
+            |row| {
+                Ok(AccessRow {
+                    run_id: row.get(0)?,
+                    job: row.get(1)?,
+                    name: row.get(2)?,
+                    at: row.get(3)?,
+                    result: row.get(4)?,
+                })
+            },
+        )
     }
 }
 
