@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 
+use super::destructure::BindMode;
 use super::{Compiler, Expr, Pos, R};
 use crate::fennel::ast::{Kind, Node};
 use crate::fennel::diagnostics::Diag;
@@ -164,11 +165,21 @@ impl Compiler<'_> {
             "lambda" | "λ" => self.fn_form(node, items, pos, true),
             "hashfn" => self.hashfn(node, items, pos),
             "let" => self.let_form(node, items, pos),
-            "local" => self.local_form(node, items, pos, BindKind::Local),
-            "var" => self.local_form(node, items, pos, BindKind::Var),
-            "set" => self.set_form(node, items, pos),
+            "local" => self.binding_form(
+                node,
+                items,
+                pos,
+                BindMode::Local(BindKind::Local),
+            ),
+            "var" => self.binding_form(
+                node,
+                items,
+                pos,
+                BindMode::Local(BindKind::Var),
+            ),
+            "set" => self.binding_form(node, items, pos, BindMode::Set),
             "tset" => self.tset_form(node, items, pos),
-            "global" => self.global_form(node, items, pos),
+            "global" => self.binding_form(node, items, pos, BindMode::Global),
             "if" => self.if_form(node, items, pos),
             "when" => self.when_form(node, items, pos),
             "do" => self.do_form(node, items, pos),
