@@ -323,21 +323,7 @@ impl Compiler<'_> {
                         continue;
                     }
                     let mut field = access.to_owned();
-                    match &key.kind {
-                        Kind::Str(s)
-                            if std::str::from_utf8(s)
-                                .is_ok_and(lua_text::is_identifier) =>
-                        {
-                            field.push('.');
-                            field.push_str(
-                                std::str::from_utf8(s).expect("checked"),
-                            );
-                        }
-                        _ => {
-                            let k = self.one(key)?;
-                            field = format!("{access}[{}]", k.single());
-                        }
-                    }
+                    self.push_key(&mut field, key)?;
                     self.pattern(sub, &field, case, clause)?;
                 }
                 Ok(())
