@@ -13,6 +13,7 @@ use crate::fennel::diagnostics::Diag;
 use crate::fennel::scope::BindKind;
 
 /// Names the compiler handles itself; none may be shadowed by a local.
+/// [`MACRO_FORMS`] are special names as well.
 const SPECIALS: &[&str] = &[
     "fn",
     "lambda",
@@ -83,15 +84,10 @@ const SPECIALS: &[&str] = &[
     "quote",
     "quasiquote",
     "unquote",
-    "macro",
-    "macros",
-    "import-macros",
-    "require-macros",
-    "eval-compiler",
-    "macrodebug",
-    "include",
 ];
 
+/// Macro-system forms this compiler does not support. They are special
+/// names too, so a local cannot shadow them either.
 const MACRO_FORMS: &[&str] = &[
     "macro",
     "macros",
@@ -105,7 +101,7 @@ const MACRO_FORMS: &[&str] = &[
 pub fn is_special(name: &str) -> bool {
     static SET: std::sync::OnceLock<HashSet<&'static str>> =
         std::sync::OnceLock::new();
-    SET.get_or_init(|| SPECIALS.iter().copied().collect())
+    SET.get_or_init(|| SPECIALS.iter().chain(MACRO_FORMS).copied().collect())
         .contains(name)
 }
 
