@@ -198,8 +198,7 @@ impl Compiler<'_> {
             }
             "bnot" => self.bnot_form(node, items, pos),
             "length" | "#" => self.length_form(node, items, pos),
-            "each" => self.each_form(node, items, pos),
-            "for" => self.for_form(node, items, pos),
+            "each" | "for" => self.loop_form(node, name, items, pos),
             "while" => self.while_form(node, items, pos),
             "icollect" | "collect" | "fcollect" => {
                 self.collect_form(node, name, items, pos)
