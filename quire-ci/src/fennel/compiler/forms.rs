@@ -35,9 +35,7 @@ impl Compiler<'_> {
         let body = &items[2..];
         let single = body.last().is_none_or(single_valued);
         self.statement_form(node.line, pos, single, |c, p| {
-            c.emit(node.line, "do");
-            c.scope.push_block();
-            let result = (|| {
+            c.do_block(node.line, |c| {
                 for pair in bindings.chunks(2) {
                     c.destructure(
                         &pair[0],
@@ -46,11 +44,7 @@ impl Compiler<'_> {
                     )?;
                 }
                 c.body(body, p, node.line)
-            })();
-            c.scope.pop();
-            result?;
-            c.out.push_str("end ");
-            Ok(())
+            })
         })
     }
 
@@ -254,14 +248,24 @@ impl Compiler<'_> {
         }
         let single = body.last().is_none_or(single_valued);
         self.statement_form(node.line, pos, single, |c, p| {
-            c.emit(node.line, "do");
-            c.scope.push_block();
-            let result = c.body(body, p, node.line);
-            c.scope.pop();
-            result?;
-            c.out.push_str("end ");
-            Ok(())
+            c.do_block(node.line, |c| c.body(body, p, node.line))
         })
+    }
+
+    /// Writes a Lua `do ... end` block around `inner`, with a scope of
+    /// its own. The scope is popped even when `inner` fails.
+    fn do_block<T>(
+        &mut self,
+        line: u32,
+        inner: impl FnOnce(&mut Self) -> R<T>,
+    ) -> R<()> {
+        self.emit(line, "do");
+        self.scope.push_block();
+        let result = inner(self);
+        self.scope.pop();
+        result?;
+        self.out.push_str("end ");
+        Ok(())
     }
 
     pub(super) fn values_form(
