@@ -154,7 +154,9 @@ impl Compiler<'_> {
         self.deliver(node.line, vec![Expr::new(code, kind)], pos)
     }
 
-    fn push_key(&mut self, code: &mut String, key: &Node) -> R<()> {
+    /// Appends the Lua index of `key` to `code`: `.name` for a string
+    /// that is a Lua identifier, `[key]` for any other key.
+    pub(super) fn push_key(&mut self, code: &mut String, key: &Node) -> R<()> {
         match &key.kind {
             Kind::Str(s)
                 if std::str::from_utf8(s)

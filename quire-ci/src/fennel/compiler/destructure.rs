@@ -208,23 +208,7 @@ impl Compiler<'_> {
                         continue;
                     }
                     let mut access = src.clone();
-                    match &key.kind {
-                        Kind::Str(s)
-                            if std::str::from_utf8(s)
-                                .is_ok_and(lua_text::is_identifier) =>
-                        {
-                            access.push('.');
-                            access.push_str(
-                                std::str::from_utf8(s).expect("checked"),
-                            );
-                        }
-                        _ => {
-                            let k = self.one(key)?;
-                            access.push('[');
-                            access.push_str(&k.single());
-                            access.push(']');
-                        }
-                    }
+                    self.push_key(&mut access, key)?;
                     self.bind_from(sub, Expr::new(access, EKind::Name), mode)?;
                 }
                 Ok(())

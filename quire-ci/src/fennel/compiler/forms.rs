@@ -35,9 +35,7 @@ impl Compiler<'_> {
         let body = &items[2..];
         let single = body.last().is_none_or(single_valued);
         self.statement_form(node.line, pos, single, |c, p| {
-            c.emit(node.line, "do");
-            c.scope.push_block();
-            let result = (|| {
+            c.do_block(node.line, |c| {
                 for pair in bindings.chunks(2) {
                     c.destructure(
                         &pair[0],
@@ -46,68 +44,41 @@ impl Compiler<'_> {
                     )?;
                 }
                 c.body(body, p, node.line)
-            })();
-            c.scope.pop();
-            result?;
-            c.out.push_str("end ");
-            Ok(())
+            })
         })
     }
 
-    pub(super) fn local_form(
+    /// Compiles `local`, `var`, `global` and `set`: each takes one
+    /// binding target and one value, and differs only in `mode`.
+    pub(super) fn binding_form(
         &mut self,
         node: &Node,
         items: &[Node],
         pos: Pos,
-        kind: BindKind,
+        mode: BindMode,
     ) -> R<Vec<Expr>> {
         if items.len() != 3 {
-            let word = if kind == BindKind::Var {
-                "var"
-            } else {
-                "local"
+            let (message, usage) = match mode {
+                BindMode::Local(BindKind::Var) => (
+                    "`var` expects a name and a value",
+                    "write (var name value)",
+                ),
+                BindMode::Local(_) => (
+                    "`local` expects a name and a value",
+                    "write (local name value)",
+                ),
+                BindMode::Global => (
+                    "`global` expects a name and a value",
+                    "write (global name value)",
+                ),
+                BindMode::Set => (
+                    "`set` expects a target and a value",
+                    "write (set name value) or (set tbl.field value)",
+                ),
             };
-            return Err(Diag::new(
-                node.span,
-                format!("`{word}` expects a name and a value"),
-                format!("write ({word} name value)"),
-            ));
+            return Err(Diag::new(node.span, message, usage));
         }
-        self.destructure(&items[1], &items[2], BindMode::Local(kind))?;
-        self.deliver(node.line, Vec::new(), pos)
-    }
-
-    pub(super) fn global_form(
-        &mut self,
-        node: &Node,
-        items: &[Node],
-        pos: Pos,
-    ) -> R<Vec<Expr>> {
-        if items.len() != 3 {
-            return Err(Diag::new(
-                node.span,
-                "`global` expects a name and a value",
-                "write (global name value)",
-            ));
-        }
-        self.destructure(&items[1], &items[2], BindMode::Global)?;
-        self.deliver(node.line, Vec::new(), pos)
-    }
-
-    pub(super) fn set_form(
-        &mut self,
-        node: &Node,
-        items: &[Node],
-        pos: Pos,
-    ) -> R<Vec<Expr>> {
-        if items.len() != 3 {
-            return Err(Diag::new(
-                node.span,
-                "`set` expects a target and a value",
-                "write (set name value) or (set tbl.field value)",
-            ));
-        }
-        self.destructure(&items[1], &items[2], BindMode::Set)?;
+        self.destructure(&items[1], &items[2], mode)?;
         self.deliver(node.line, Vec::new(), pos)
     }
 
@@ -277,14 +248,24 @@ impl Compiler<'_> {
         }
         let single = body.last().is_none_or(single_valued);
         self.statement_form(node.line, pos, single, |c, p| {
-            c.emit(node.line, "do");
-            c.scope.push_block();
-            let result = c.body(body, p, node.line);
-            c.scope.pop();
-            result?;
-            c.out.push_str("end ");
-            Ok(())
+            c.do_block(node.line, |c| c.body(body, p, node.line))
         })
+    }
+
+    /// Writes a Lua `do ... end` block around `inner`, with a scope of
+    /// its own. The scope is popped even when `inner` fails.
+    fn do_block<T>(
+        &mut self,
+        line: u32,
+        inner: impl FnOnce(&mut Self) -> R<T>,
+    ) -> R<()> {
+        self.emit(line, "do");
+        self.scope.push_block();
+        let result = inner(self);
+        self.scope.pop();
+        result?;
+        self.out.push_str("end ");
+        Ok(())
     }
 
     pub(super) fn values_form(

@@ -172,27 +172,26 @@ impl Compiler<'_> {
         self.out.push_str("end ");
     }
 
-    pub(super) fn each_form(
-        &mut self,
-        node: &Node,
-        items: &[Node],
-        pos: Pos,
-    ) -> R<Vec<Expr>> {
-        let (spec, body) = loop_spec(node, "each", items)?;
-        self.open_each(node, "each", &spec)?;
-        self.body(body, Pos::Stmt, node.line)?;
-        self.close_loop();
-        self.deliver(node.line, Vec::new(), pos)
+    /// Opens the Lua `for` header of `form`: a numeric range for `for`,
+    /// `fcollect` and `faccumulate`, an iterator call for the others.
+    fn open_loop(&mut self, node: &Node, form: &str, spec: &LoopSpec) -> R<()> {
+        if matches!(form, "for" | "fcollect" | "faccumulate") {
+            self.open_range(node, form, spec)
+        } else {
+            self.open_each(node, form, spec)
+        }
     }
 
-    pub(super) fn for_form(
+    /// Compiles `each` or `for`, named by `form`, as a statement.
+    pub(super) fn loop_form(
         &mut self,
         node: &Node,
+        form: &str,
         items: &[Node],
         pos: Pos,
     ) -> R<Vec<Expr>> {
-        let (spec, body) = loop_spec(node, "for", items)?;
-        self.open_range(node, "for", &spec)?;
+        let (spec, body) = loop_spec(node, form, items)?;
+        self.open_loop(node, form, &spec)?;
         self.body(body, Pos::Stmt, node.line)?;
         self.close_loop();
         self.deliver(node.line, Vec::new(), pos)
@@ -252,11 +251,7 @@ impl Compiler<'_> {
         if form != "collect" {
             self.emit_fmt(node.line, format_args!("local {count} = #{tbl}"));
         }
-        if form == "fcollect" {
-            self.open_range(node, form, &spec)?;
-        } else {
-            self.open_each(node, form, &spec)?;
-        }
+        self.open_loop(node, form, &spec)?;
         let (last, init) = match body.split_last() {
             Some(split) => split,
             None => {
@@ -358,11 +353,7 @@ impl Compiler<'_> {
             }
         };
         self.scope.bind(name, acc.clone(), BindKind::Var);
-        if form == "faccumulate" {
-            self.open_range(node, form, &spec)?;
-        } else {
-            self.open_each(node, form, &spec)?;
-        }
+        self.open_loop(node, form, &spec)?;
         if body.len() > 1 {
             self.scope.pop();
             return Err(Diag::new(

@@ -19,6 +19,7 @@ mod loops;
 mod match_try;
 mod names;
 mod ops;
+mod pattern_alternatives;
 mod patterns;
 mod rewrite;
 mod specials;

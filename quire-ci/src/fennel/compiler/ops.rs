@@ -108,19 +108,9 @@ impl Compiler<'_> {
         items: &[Node],
         pos: Pos,
     ) -> R<Vec<Expr>> {
-        let [_, arg] = items else {
-            return Err(Diag::new(
-                node.span,
-                "`bnot` expects one argument",
-                "write (bnot x)",
-            ));
-        };
-        let a = self.one(arg)?;
-        self.deliver(
-            node.line,
-            vec![Expr::new(format!("(~ {})", a.single()), EKind::Single)],
-            pos,
-        )
+        self.unary(node, items, pos, "bnot", "write (bnot x)", |a| {
+            format!("(~ {})", a.single())
+        })
     }
 
     pub(super) fn length_form(
@@ -129,19 +119,9 @@ impl Compiler<'_> {
         items: &[Node],
         pos: Pos,
     ) -> R<Vec<Expr>> {
-        let [_, arg] = items else {
-            return Err(Diag::new(
-                node.span,
-                "`length` expects one argument",
-                "write (length tbl)",
-            ));
-        };
-        let a = self.one(arg)?;
-        self.deliver(
-            node.line,
-            vec![Expr::new(format!("#{}", a.prefix()), EKind::Single)],
-            pos,
-        )
+        self.unary(node, items, pos, "length", "write (length tbl)", |a| {
+            format!("#{}", a.prefix())
+        })
     }
 
     pub(super) fn not_form(
@@ -150,19 +130,31 @@ impl Compiler<'_> {
         items: &[Node],
         pos: Pos,
     ) -> R<Vec<Expr>> {
+        self.unary(node, items, pos, "not", "write (not x)", |a| {
+            format!("(not {})", a.single())
+        })
+    }
+
+    /// Compiles a one-operand operator, whose Lua text `render` builds
+    /// from the compiled operand.
+    fn unary(
+        &mut self,
+        node: &Node,
+        items: &[Node],
+        pos: Pos,
+        word: &str,
+        usage: &str,
+        render: fn(&Expr) -> String,
+    ) -> R<Vec<Expr>> {
         let [_, arg] = items else {
             return Err(Diag::new(
                 node.span,
-                "`not` expects one argument",
-                "write (not x)",
+                format!("`{word}` expects one argument"),
+                usage,
             ));
         };
         let a = self.one(arg)?;
-        self.deliver(
-            node.line,
-            vec![Expr::new(format!("(not {})", a.single()), EKind::Single)],
-            pos,
-        )
+        self.deliver(node.line, vec![Expr::new(render(&a), EKind::Single)], pos)
     }
 
     pub(super) fn comparison(

@@ -6,12 +6,14 @@
 
 use std::collections::HashSet;
 
+use super::destructure::BindMode;
 use super::{Compiler, Expr, Pos, R};
 use crate::fennel::ast::{Kind, Node};
 use crate::fennel::diagnostics::Diag;
 use crate::fennel::scope::BindKind;
 
 /// Names the compiler handles itself; none may be shadowed by a local.
+/// [`MACRO_FORMS`] are special names as well.
 const SPECIALS: &[&str] = &[
     "fn",
     "lambda",
@@ -82,15 +84,10 @@ const SPECIALS: &[&str] = &[
     "quote",
     "quasiquote",
     "unquote",
-    "macro",
-    "macros",
-    "import-macros",
-    "require-macros",
-    "eval-compiler",
-    "macrodebug",
-    "include",
 ];
 
+/// Macro-system forms this compiler does not support. They are special
+/// names too, so a local cannot shadow them either.
 const MACRO_FORMS: &[&str] = &[
     "macro",
     "macros",
@@ -104,7 +101,7 @@ const MACRO_FORMS: &[&str] = &[
 pub fn is_special(name: &str) -> bool {
     static SET: std::sync::OnceLock<HashSet<&'static str>> =
         std::sync::OnceLock::new();
-    SET.get_or_init(|| SPECIALS.iter().copied().collect())
+    SET.get_or_init(|| SPECIALS.iter().chain(MACRO_FORMS).copied().collect())
         .contains(name)
 }
 
@@ -164,11 +161,21 @@ impl Compiler<'_> {
             "lambda" | "λ" => self.fn_form(node, items, pos, true),
             "hashfn" => self.hashfn(node, items, pos),
             "let" => self.let_form(node, items, pos),
-            "local" => self.local_form(node, items, pos, BindKind::Local),
-            "var" => self.local_form(node, items, pos, BindKind::Var),
-            "set" => self.set_form(node, items, pos),
+            "local" => self.binding_form(
+                node,
+                items,
+                pos,
+                BindMode::Local(BindKind::Local),
+            ),
+            "var" => self.binding_form(
+                node,
+                items,
+                pos,
+                BindMode::Local(BindKind::Var),
+            ),
+            "set" => self.binding_form(node, items, pos, BindMode::Set),
             "tset" => self.tset_form(node, items, pos),
-            "global" => self.global_form(node, items, pos),
+            "global" => self.binding_form(node, items, pos, BindMode::Global),
             "if" => self.if_form(node, items, pos),
             "when" => self.when_form(node, items, pos),
             "do" => self.do_form(node, items, pos),
@@ -191,8 +198,7 @@ impl Compiler<'_> {
             }
             "bnot" => self.bnot_form(node, items, pos),
             "length" | "#" => self.length_form(node, items, pos),
-            "each" => self.each_form(node, items, pos),
-            "for" => self.for_form(node, items, pos),
+            "each" | "for" => self.loop_form(node, name, items, pos),
             "while" => self.while_form(node, items, pos),
             "icollect" | "collect" | "fcollect" => {
                 self.collect_form(node, name, items, pos)
