@@ -1,4 +1,4 @@
-//! Which tail of a stream could still grow into a pattern.
+//! The tail of a stream that could still grow into a pattern.
 //!
 //! A stream only needs to hold back the longest suffix of its text that
 //! is a proper prefix of some pattern: everything before it is final.
@@ -22,8 +22,8 @@ use super::Snapshot;
 
 /// The Mersenne prime 2^61 − 1, the modulus of the rolling hash.
 const MODULUS: u64 = (1 << 61) - 1;
-/// The hash base; any value in `2..MODULUS` works.
-const BASE: u64 = 0x1d8a_5c3f_92e7_b41;
+/// The hash base. Any value in `2..MODULUS` works.
+const BASE: u64 = 0x01d8_a5c3_f92e_7b41;
 /// The inverse of [`BASE`] modulo [`MODULUS`], for removing a byte
 /// from the front of a hashed suffix.
 const BASE_INVERSE: u64 = pow_mod(BASE, MODULUS - 2);
@@ -38,7 +38,7 @@ pub(super) struct PrefixTable {
     mask: usize,
 }
 
-/// Marks a slot as used; hashes are below 2^61.
+/// Marks a slot as used. Hashes are below 2^61, so this bit is free.
 const OCCUPIED: u64 = 1 << 63;
 
 impl PrefixTable {
@@ -96,8 +96,8 @@ impl PrefixTable {
 }
 
 impl Snapshot {
-    /// The prefix table of this snapshot's patterns, built on first use
-    /// because only streams need it.
+    /// Returns the prefix table of this snapshot's patterns, building it
+    /// on first use because only streams need it.
     pub(super) fn prefixes(&self) -> &PrefixTable {
         self.prefixes
             .get_or_init(|| PrefixTable::new(&self.patterns))
@@ -175,7 +175,7 @@ impl Tail {
     }
 
     /// Shifts positions after `count` bytes were removed from the front
-    /// of the buffer; the tail itself must not be among them.
+    /// of the buffer. The tail itself must not be among them.
     pub fn shift(&mut self, count: usize) {
         debug_assert!(count <= self.start);
         self.start -= count;

@@ -3,10 +3,10 @@
 //! Output is decided left to right, and a decision is made only once
 //! every pattern that could change it is fully visible, so a stream
 //! cut into any chunks produces the same bytes as the whole text. The
-//! caller passes `hold`, a position such that every pattern occurrence
-//! that runs past the end of the buffer starts at or after it: the end
-//! of the text, or the start of the longest suffix that is a proper
-//! prefix of a pattern.
+//! caller passes `hold`, and every pattern occurrence that runs past
+//! the end of the buffer starts at or after it. At the end of the text
+//! `hold` is the buffer's length. In a stream it is the start of the
+//! longest suffix that is a proper prefix of a pattern.
 //!
 //! 1. From the cursor, find the leftmost-longest match. A match that
 //!    starts before `hold` is final: every pattern that starts there,
