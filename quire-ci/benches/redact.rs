@@ -2,7 +2,9 @@
 //! loop of `str::replace` per value over the same text.
 //!
 //! Run with `cargo bench -p quire-ci --bench redact`. Targets: at least
-//! 1 GiB/s, and at least 20 times the `str::replace` loop.
+//! 1 GiB/s, and at least 20 times the `str::replace` loop. With the
+//! argument `large` (`cargo bench -p quire-ci --bench redact -- large`)
+//! it measures one large value instead, such as a key file.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -142,6 +144,10 @@ fn gib_per_s(bytes: usize, took: Duration) -> f64 {
 }
 
 fn main() {
+    if std::env::args().any(|arg| arg == "large") {
+        large_values();
+        return;
+    }
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let values = values(&mut rng);
     let text = log_text(&mut rng, &values);
@@ -219,4 +225,89 @@ fn main() {
         ratio(baseline.wall, whole.wall),
         ratio(baseline.cpu, whole.cpu),
     );
+}
+
+/// Registering one large value (a key file) beside a 32-byte token,
+/// then streaming log text with the value in the middle, at several
+/// value sizes and in two chunk sizes: 64 KiB, as a pipe delivers a
+/// fast writer's output, and 512 bytes, as it delivers a command that
+/// writes a line at a time. Each row's time per value byte is compared
+/// with the smallest size's, so a ratio near 1 means the cost grows
+/// linearly with the value.
+///
+/// Run with `cargo bench -p quire-ci --bench redact -- large`.
+fn large_values() {
+    const SIZES: [usize; 4] = [4 << 10, 16 << 10, 64 << 10, 256 << 10];
+    const LOG_BYTES: usize = 1 << 20;
+    const CHUNKS: [usize; 2] = [64 << 10, 512];
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let line = b"2026-12-04T15:00:00.000000000Z stdout F Compiling serde\n";
+    println!(
+        "redact, one large value and a 32-byte token: register them, \
+         then stream {} MiB of log text with the value in the middle",
+        LOG_BYTES >> 20
+    );
+    println!(
+        "  {:>8} {:>12} {:>16} {:>16} {:>16}",
+        "value", "register", "stream 64 KiB", "stream 512 B", "per byte vs 4K"
+    );
+    let mut base_per_byte = None;
+    for size in SIZES {
+        // A PEM-like value: base64 characters in 64-byte lines.
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ\
+            abcdefghijklmnopqrstuvwxyz0123456789+/";
+        let value: Vec<u8> = (0..size)
+            .map(|i| {
+                if i % 65 == 64 {
+                    b'\n'
+                } else {
+                    ALPHABET[rng.below(ALPHABET.len())]
+                }
+            })
+            .collect();
+        let mut text = Vec::with_capacity(LOG_BYTES + size);
+        while text.len() < LOG_BYTES / 2 {
+            text.extend_from_slice(line);
+        }
+        text.extend_from_slice(&value);
+        while text.len() < LOG_BYTES + size {
+            text.extend_from_slice(line);
+        }
+
+        let redactor = Redactor::new();
+        let started = Instant::now();
+        redactor.register("token", b"tok-0123456789abcdef0123456789ab");
+        redactor.register("key", &value);
+        redactor.redact(b"builds the automaton");
+        let register = started.elapsed();
+
+        let mut streamed = [Duration::ZERO; CHUNKS.len()];
+        for (took, chunk_len) in streamed.iter_mut().zip(CHUNKS) {
+            let started = Instant::now();
+            let mut stream = redactor.stream();
+            let mut out = Vec::with_capacity(text.len());
+            for chunk in text.chunks(chunk_len) {
+                stream.push(chunk, &mut out);
+            }
+            stream.finish(&mut out);
+            *took = started.elapsed();
+            assert!(
+                !out.windows(64).any(|w| w == &value[..64]),
+                "the value survived"
+            );
+            black_box(&out);
+        }
+
+        let total = register + streamed.iter().sum::<Duration>();
+        let per_byte = total.as_secs_f64() / size as f64;
+        let base = *base_per_byte.get_or_insert(per_byte);
+        println!(
+            "  {:>6} K {:>9.1} ms {:>13.1} ms {:>13.1} ms {:>15.2}x",
+            size >> 10,
+            register.as_secs_f64() * 1e3,
+            streamed[0].as_secs_f64() * 1e3,
+            streamed[1].as_secs_f64() * 1e3,
+            per_byte / base,
+        );
+    }
 }

@@ -155,11 +155,34 @@ fn server_errors_exhaust_retries() {
     assert_eq!(name, "broken-1");
     assert_eq!(server_url, &server.url);
     assert_eq!(*attempts, 5);
-    assert_eq!(last, "HTTP 500");
+    assert_eq!(last, "HTTP 500: boom");
     assert_eq!(server.hits("broken-1"), 5);
     let text = err.to_string();
     assert!(text.contains(&server.url), "{text}");
     assert!(text.contains("after 5 tries"), "{text}");
+}
+
+#[test]
+fn unreadable_source_not_retried() {
+    let server = SecretServer::start(&[]);
+    let fetcher = fetcher(&server.url, TOKEN, SECONDS);
+    let registry = registry(&fetcher);
+    let err = registry.resolve("unreadable-key", "deploy").unwrap_err();
+    let SecretError::SourceUnavailable { name, message } = &err else {
+        panic!("expected SourceUnavailable, got {err:?}");
+    };
+    assert_eq!(name, "unreadable-key");
+    assert_eq!(
+        message,
+        &secret_server::unreadable_message("unreadable-key")
+    );
+    assert_eq!(err.to_string(), *message);
+    assert_eq!(server.hits("unreadable-key"), 1);
+
+    // Not cached: once the operator fixes the source, a later call can
+    // succeed, so each call asks the server again.
+    registry.resolve("unreadable-key", "deploy").unwrap_err();
+    assert_eq!(server.hits("unreadable-key"), 2);
 }
 
 #[test]

@@ -260,6 +260,40 @@ fn api_transport_unknown_secret_fails_job() {
 }
 
 #[test]
+fn api_transport_unreadable_source_fails_job() {
+    let server = SecretServer::start(&[]);
+    let run = Run::new(
+        "(local ci (require :quire.ci))\n\
+         (ci.job :a [:quire/push]\n  \
+         (fn [{: secret}] {:v (secret :unreadable-key)}))\n",
+    );
+    let bootstrap = run.bootstrap("{}");
+    let output = run
+        .command(&bootstrap)
+        .args(["--transport", "api", "--run-id", RUN_ID])
+        .args(["--server-url", &server.url])
+        .env("QUIRE_CI_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let message = run
+        .events()
+        .into_iter()
+        .find_map(|e| match e {
+            EventKind::JobFinished {
+                outcome: JobOutcome::Failed,
+                message,
+                ..
+            } => message,
+            _ => None,
+        })
+        .expect("a failed job");
+    let sentence = secret_server::unreadable_message("unreadable-key");
+    assert!(message.contains(&sentence), "{message}");
+    assert_eq!(server.hits("unreadable-key"), 1, "not retried");
+}
+
+#[test]
 fn api_transport_requires_token_and_flags() {
     let run = Run::new("(local ci (require :quire.ci))\n");
     let cases: [(&[&str], Option<&str>, &str); 4] = [

@@ -1,4 +1,4 @@
-//! A string that holds a revealed secret or token.
+//! A string that contains a revealed secret or token.
 //!
 //! `Debug` prints `<redacted>` and there is no `Display`, so formatting a
 //! struct that contains one cannot leak the value. The buffer is

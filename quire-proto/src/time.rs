@@ -62,6 +62,7 @@ pub fn validate_rfc3339(s: &str) -> Result<(), String> {
         b.get(i)
             .is_some_and(|c| chars.contains(&c.to_ascii_uppercase()))
     };
+
     let shape = "expected YYYY-MM-DDTHH:MM:SS with an optional fraction \
                  and a `Z` or `+HH:MM` offset";
     let (Some(year), Some(month), Some(day)) =
@@ -72,6 +73,7 @@ pub fn validate_rfc3339(s: &str) -> Result<(), String> {
     if !(expect(4, b"-") && expect(7, b"-") && expect(10, b"T ")) {
         return Err(shape.into());
     }
+
     let (Some(hour), Some(minute), Some(second)) =
         (digits(11..13), digits(14..16), digits(17..19))
     else {
@@ -80,6 +82,7 @@ pub fn validate_rfc3339(s: &str) -> Result<(), String> {
     if !(expect(13, b":") && expect(16, b":")) {
         return Err(shape.into());
     }
+
     if !(1..=12).contains(&month) {
         return Err(format!("month {month} is out of range"));
     }
@@ -104,6 +107,7 @@ pub fn validate_rfc3339(s: &str) -> Result<(), String> {
     if hour > 23 || minute > 59 || second > 60 {
         return Err("time of day is out of range".into());
     }
+
     let mut i = 19;
     if b.get(i) == Some(&b'.') {
         let start = i + 1;
@@ -115,6 +119,7 @@ pub fn validate_rfc3339(s: &str) -> Result<(), String> {
             return Err("a fraction needs at least one digit".into());
         }
     }
+
     match b.get(i).map(u8::to_ascii_uppercase) {
         Some(b'Z') if i + 1 == b.len() => Ok(()),
         Some(b'+' | b'-') if b.len() == i + 6 => {

@@ -23,6 +23,10 @@ async fn harness() -> Harness {
         "broken".into(),
         DeclaredSecret::file("/nonexistent/quire-test-secret"),
     );
+    config.secrets.insert(
+        "unset_env".into(),
+        DeclaredSecret::env("QUIRE_TEST_SECRET_API_UNSET_VARIABLE"),
+    );
     let h = Harness::start(config).await;
     h.set_mode("hang");
     h
@@ -95,8 +99,25 @@ async fn every_status_code() {
     let broken = get(&h, &run.id, "broken", Some(&token)).await;
     assert_eq!(broken.status(), 500);
     let body = error_body(broken).await;
-    assert_eq!(body.code, "secret_unavailable");
-    assert!(!body.error.contains("/nonexistent"), "{}", body.error);
+    assert_eq!(body.code, "secret_source_unavailable");
+    assert_eq!(
+        body.error,
+        "secret broken is declared but the server cannot read it: file \
+         /nonexistent/quire-test-secret: No such file or directory; fix the \
+         path in config.fnl or make the file readable by the server"
+    );
+
+    let unset = get(&h, &run.id, "unset_env", Some(&token)).await;
+    assert_eq!(unset.status(), 500);
+    let body = error_body(unset).await;
+    assert_eq!(body.code, "secret_source_unavailable");
+    assert_eq!(
+        body.error,
+        "secret unset_env is declared but the server cannot read it: \
+         environment variable QUIRE_TEST_SECRET_API_UNSET_VARIABLE is not \
+         set; set the variable in the server's environment or fix the \
+         source in config.fnl"
+    );
 
     let health = reqwest::get(format!("{}/healthz", h.url)).await.unwrap();
     assert_eq!(health.status(), 200);
@@ -119,7 +140,8 @@ async fn every_status_code() {
             "bad name invalid_name",
             "bad%FFname invalid_name",
             "bad%FFname unauthorized",
-            "broken source_error"
+            "broken source_error",
+            "unset_env source_error"
         ]
     );
     h.ci.kill_all();

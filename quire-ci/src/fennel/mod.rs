@@ -68,6 +68,10 @@ pub fn compile(
     let forms = reader::read_all(source).map_err(to_error)?;
 
     let mut inline = compiler::Compiler::new(opts, INLINE_DEPTH);
+    // Generated Lua is about one and a half times the Fennel's size
+    // (92 KB from 60 KB for the benchmark pipeline), so reserving that
+    // up front saves regrowing the output buffer.
+    inline.out.reserve(source.len() * 3 / 2);
     let result = inline.compile_chunk(&forms);
     let result = if inline.depth_exceeded {
         std::thread::scope(|scope| {

@@ -8,6 +8,11 @@ use std::time::Duration;
 
 use quire_proto::InvalidSecretName;
 
+/// The `code` of the secret API's error body when the server declares
+/// the secret but cannot read its source. It comes with HTTP 500, and
+/// the client does not retry it.
+pub const SOURCE_UNAVAILABLE_CODE: &str = "secret_source_unavailable";
+
 /// Why a secret could not be resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SecretError {
@@ -35,6 +40,12 @@ pub enum SecretError {
         status: u16,
         message: String,
     },
+    /// The server declares the secret but cannot read its source (a
+    /// missing file or environment variable). Retrying cannot fix
+    /// that, so no further try is made. `message` is the server's
+    /// sentence, which names the secret and the source to fix.
+    #[error("{message}")]
+    SourceUnavailable { name: String, message: String },
     /// Every try failed with a server error or a connection failure.
     #[error(
         "cannot fetch secret {name} from {server_url} after {attempts} \
@@ -66,6 +77,7 @@ impl SecretError {
             SecretError::InvalidName(_) => "invalid_name",
             SecretError::Refused { .. } => "refused",
             SecretError::Rejected { .. } => "rejected",
+            SecretError::SourceUnavailable { .. } => "source_unavailable",
             SecretError::Unavailable { .. } => "unavailable",
             SecretError::Timeout { .. } => "timeout",
             SecretError::Stopped { .. } => "stopped",

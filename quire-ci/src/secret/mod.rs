@@ -18,7 +18,7 @@ mod registry;
 mod source;
 mod value;
 
-pub use error::SecretError;
+pub use error::{SOURCE_UNAVAILABLE_CODE, SecretError};
 pub use fetch::{
     DEFAULT_SECRET_TIMEOUT, FetchConfig, FetchHandle, FetchStartError,
     RetryPolicy, SecretFetcher, start_fetcher,

@@ -6,8 +6,8 @@
 //! secret-fetch thread (the API transport), and the result is cached,
 //! so each name is revealed at most once per run. An unknown name is
 //! cached too: asking again gives the same error without a request.
-//! Timeouts and transport failures are not cached, so a later call may
-//! succeed.
+//! Timeouts, transport failures and a source the server cannot read
+//! are not cached, so a later call may succeed once the cause is fixed.
 //!
 //! Every revealed value is registered with the redactor before it is
 //! returned, whichever transport produced it. A value shorter than

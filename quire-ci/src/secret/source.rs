@@ -50,6 +50,36 @@ pub enum SourceError {
     EnvNotUnicode { name: String, var: String },
 }
 
+impl SourceError {
+    /// Describes the source and why it failed, without the secret's
+    /// name: `file /etc/quire/key: No such file or directory` or
+    /// `environment variable NPM_TOKEN is not set`. The server puts
+    /// this in the error body it sends for the secret; it carries the
+    /// path or the variable's name, never a value.
+    pub fn source_problem(&self) -> String {
+        match self {
+            SourceError::ReadFile { path, source, .. } => {
+                format!("file {}: {}", path.display(), io_reason(source))
+            }
+            SourceError::MissingEnv { var, .. } => {
+                format!("environment variable {var} is not set")
+            }
+            SourceError::EnvNotUnicode { var, .. } => {
+                format!("environment variable {var} is not valid UTF-8")
+            }
+        }
+    }
+}
+
+/// An I/O error's text without the ` (os error N)` suffix.
+fn io_reason(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_string(),
+        _ => text,
+    }
+}
+
 /// A declared secret: its spec, and its value once read.
 #[derive(Debug)]
 pub struct DeclaredSecret {
@@ -166,6 +196,24 @@ mod tests {
             strip_one_newline(&mut bytes);
             assert_eq!(bytes, expected, "{input:?}");
         }
+    }
+
+    #[test]
+    fn source_problem_names_path_and_variable() {
+        let file = DeclaredSecret::file("/nonexistent/quire-key")
+            .reveal("deploy_key")
+            .unwrap_err();
+        assert_eq!(
+            file.source_problem(),
+            "file /nonexistent/quire-key: No such file or directory"
+        );
+        let env = DeclaredSecret::env("QUIRE_TEST_UNSET_VARIABLE_7f3a")
+            .reveal("npm_token")
+            .unwrap_err();
+        assert_eq!(
+            env.source_problem(),
+            "environment variable QUIRE_TEST_UNSET_VARIABLE_7f3a is not set"
+        );
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! - `slow-MS-...`: waits MS milliseconds, then 200 with `slow-value!`;
 //! - `flaky-...`: 500 on the first request, then 200 with `flaky-value!`;
 //! - `broken-...`: always 500;
+//! - `unreadable-...`: 500 with the code the quire server sends for a
+//!   declared secret whose file or variable it cannot read;
 //! - `forbidden-...`: 403;
 //! - anything else: 404 with the API's JSON error body.
 //!
@@ -193,6 +195,13 @@ async fn secret(
     if name.starts_with("broken-") {
         return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "boom");
     }
+    if name.starts_with("unreadable-") {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            quire_ci::secret::SOURCE_UNAVAILABLE_CODE,
+            &unreadable_message(&name),
+        );
+    }
     if name.starts_with("forbidden-") {
         return error(StatusCode::FORBIDDEN, "forbidden", "forbidden");
     }
@@ -200,6 +209,16 @@ async fn secret(
         StatusCode::NOT_FOUND,
         "unknown_secret",
         &format!("unknown secret: {name}"),
+    )
+}
+
+/// The sentence sent for an `unreadable-...` name, shaped like the
+/// quire server's.
+pub fn unreadable_message(name: &str) -> String {
+    format!(
+        "secret {name} is declared but the server cannot read it: file \
+         /etc/quire/{name}: No such file or directory; fix the path in \
+         config.fnl or make the file readable by the server"
     )
 }
 

@@ -9,8 +9,12 @@
 //! 2. The name must pass the secret name rule, or 400.
 //! 3. The config must declare the name, or 404.
 //! 4. The value is served as `text/plain` with `Cache-Control:
-//!    no-store`. A source that cannot be read gets a 500 whose body
-//!    names the secret, and the server log records why.
+//!    no-store`. A source that cannot be read (a missing file or
+//!    environment variable) gets a 500 with the code
+//!    `secret_source_unavailable`, which tells the runner not to retry.
+//!    Its sentence names the secret, the file path or variable name and
+//!    what to fix in config.fnl, because the pipeline author reads it in
+//!    the job's error. It never carries a value.
 //!
 //! The config is the one already parsed; nothing is read from disk
 //! per request except a file source's first use.
@@ -21,6 +25,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use quire_ci::secret::{SOURCE_UNAVAILABLE_CODE, SourceError};
 use quire_proto::secret_api::validate_secret_name;
 
 use super::{ApiState, error_response};
@@ -128,15 +133,31 @@ fn respond(
                 AccessResult::SourceError,
                 error_response(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "secret_unavailable",
-                    format!(
-                        "secret {name} is declared but could not be read; \
-                         see the server log"
-                    ),
+                    SOURCE_UNAVAILABLE_CODE,
+                    source_unavailable_message(name, &error),
                 ),
             )
         }
     }
+}
+
+/// The sentence a run gets for a declared secret whose source cannot be
+/// read. It names the source and the fix, never a value.
+fn source_unavailable_message(name: &str, error: &SourceError) -> String {
+    let fix = match error {
+        SourceError::ReadFile { .. } => {
+            "fix the path in config.fnl or make the file readable by the \
+             server"
+        }
+        SourceError::MissingEnv { .. } | SourceError::EnvNotUnicode { .. } => {
+            "set the variable in the server's environment or fix the \
+             source in config.fnl"
+        }
+    };
+    format!(
+        "secret {name} is declared but the server cannot read it: {}; {fix}",
+        error.source_problem()
+    )
 }
 
 fn unauthorized() -> (AccessResult, Response) {

@@ -307,36 +307,60 @@ impl Compiler<'_> {
         self.deliver(node.line, exprs, pos)
     }
 
+    /// Compiles `(lua "statements")` or `(lua "statements" "expression")`
+    /// as Fennel does, where either string may be nil. A lone string
+    /// that does not start with a statement keyword also works as an
+    /// expression, so `(lua "1 + 2")` yields 3.
     pub(super) fn lua_form(
         &mut self,
         node: &Node,
         items: &[Node],
         pos: Pos,
     ) -> R<Vec<Expr>> {
-        let code = match items.get(1).map(|n| &n.kind) {
-            Some(Kind::Str(s)) if items.len() == 2 => {
-                String::from_utf8_lossy(s)
-                    .replace([lua_text::MARK, lua_text::MARK_END], " ")
+        let code_of = |n: &Node| match &n.kind {
+            Kind::Str(s) => Some(Some(raw_lua(s))),
+            Kind::Nil => Some(None),
+            _ => None,
+        };
+        let parts: Option<Vec<Option<String>>> =
+            items[1..].iter().map(code_of).collect();
+        let (statement, expression) = match parts.as_deref() {
+            Some([Some(code)]) if starts_with_statement(code) => {
+                (Some(code.clone()), None)
+            }
+            Some([Some(code)]) if matches!(pos, Pos::Stmt) => {
+                (Some(code.clone()), None)
+            }
+            Some([Some(code)]) => (None, Some(code.clone())),
+            Some([statement, expression]) => {
+                (statement.clone(), expression.clone())
             }
             _ => {
                 return Err(Diag::new(
                     node.span,
-                    "`lua` expects one string of Lua code",
-                    "write (lua \"code\")",
+                    "`lua` expects a string of Lua code",
+                    "write (lua \"statements\") or \
+                     (lua \"statements\" \"expression\"), using nil \
+                     for a part you do not need",
                 ));
             }
         };
-        // A `--` comment in the code must not swallow what follows.
-        let code = if code.contains("--") {
-            code + "\n"
-        } else {
-            code
-        };
-        if let Pos::Stmt = pos {
-            self.emit(node.line, &code);
-            return Ok(Vec::new());
+        if let Some(code) = &statement {
+            self.emit(node.line, code);
+            if expression.is_none()
+                && matches!(pos, Pos::Tail)
+                && code.trim_start().starts_with("return")
+            {
+                // The code returns by itself; a second return would
+                // not be valid Lua.
+                return Ok(Vec::new());
+            }
         }
-        self.deliver(node.line, vec![Expr::new(code, EKind::Single)], pos)
+        let exprs = match expression {
+            Some(code) => vec![Expr::new(code, EKind::Single)],
+            None => Vec::new(),
+        };
+        self.deliver(node.line, exprs, pos)
     }
 
     pub(super) fn tail_form(
@@ -410,5 +434,44 @@ fn quoted(form: &Node) -> R<String> {
                 "quote only literals, symbols, sequences and tables",
             ));
         }
+    })
+}
+
+/// Returns the Lua code of a `lua` string. Bytes that mark lines in
+/// generated text become spaces, and code with a `--` comment gets a
+/// newline so the comment cannot swallow what follows.
+fn raw_lua(bytes: &[u8]) -> String {
+    let code = String::from_utf8_lossy(bytes)
+        .replace([lua_text::MARK, lua_text::MARK_END], " ");
+    if code.contains("--") {
+        code + "\n"
+    } else {
+        code
+    }
+}
+
+/// Returns whether Lua `code` begins with a statement keyword, so it
+/// cannot be an expression.
+fn starts_with_statement(code: &str) -> bool {
+    let word: String = code
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    matches!(
+        word.as_str(),
+        "return"
+            | "local"
+            | "if"
+            | "for"
+            | "while"
+            | "do"
+            | "repeat"
+            | "goto"
+            | "break"
+    ) || (word == "function" && {
+        // `function name()` is a statement, `function()` an expression.
+        let rest = code.trim_start()["function".len()..].trim_start();
+        !rest.starts_with('(')
     })
 }

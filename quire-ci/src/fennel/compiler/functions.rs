@@ -170,10 +170,11 @@ impl Compiler<'_> {
                         self.opts.filename, p.line
                     );
                     let msg = lua_text::string_literal(msg.as_bytes());
+                    let error_fn = self.global_ref("error");
                     self.emit_fmt(
                         p.line,
                         format_args!(
-                            "if nil == {lua} then error({msg}, 2) end"
+                            "if nil == {lua} then {error_fn}({msg}, 2) end"
                         ),
                     );
                 }

@@ -410,6 +410,11 @@ impl<'a> Compiler<'a> {
                 vec![Expr::new(lua_text::string_literal(s), EKind::Lit)]
             }
             Kind::Sym(name) => vec![self.symbol(node, name)?],
+            // Expansions name Lua globals such as `pcall` this way, so
+            // a user local of the same name must not capture them.
+            Kind::LuaExpr(code) if lua_text::is_identifier(code) => {
+                vec![Expr::new(self.global_ref(code), EKind::Name)]
+            }
             Kind::LuaExpr(code) => vec![Expr::new(code.clone(), EKind::Single)],
             Kind::Seq(items) => {
                 let exprs = self.args(items)?;

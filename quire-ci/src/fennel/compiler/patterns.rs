@@ -288,8 +288,15 @@ impl Compiler<'_> {
                         } else {
                             access.to_owned()
                         };
-                        let name = self.check_bindable(next)?.to_owned();
-                        clause.binds.push((name, value));
+                        if item.is_sym("&") && next.sym().is_none() {
+                            // A rest pattern such as [a & [b c]] matches
+                            // a fresh table of the remaining items.
+                            let rest = format!("({value})");
+                            self.pattern(next, &rest, case, clause)?;
+                        } else {
+                            let name = self.check_bindable(next)?.to_owned();
+                            clause.binds.push((name, value));
+                        }
                         i += 2;
                         continue;
                     }

@@ -5,7 +5,10 @@
 //! is not declared; 401 and 403 mean the token was refused. Server
 //! errors (5xx) and connection failures are retried with exponential
 //! backoff, since a server restarting or under load recovers; any other
-//! status is final.
+//! status is final. One server error is final too: a 5xx whose body
+//! has the code [`SOURCE_UNAVAILABLE_CODE`] says that the server cannot
+//! read the secret's source, which no retry fixes. Every error reports
+//! the server's `error` sentence when the body is the API's JSON error.
 
 use std::error::Error as _;
 use std::time::Duration;
@@ -17,7 +20,7 @@ use zeroize::Zeroizing;
 
 use super::RetryPolicy;
 use super::handle::FetchStartError;
-use crate::secret::error::SecretError;
+use crate::secret::error::{SOURCE_UNAVAILABLE_CODE, SecretError};
 use crate::secret::value::SecretValue;
 
 /// The HTTP side of the actor: the client and the token header.
@@ -217,7 +220,21 @@ impl HttpClient {
             };
         }
         if status.is_server_error() {
-            return Try::Retry(format!("HTTP {}", status.as_u16()));
+            let body = api_error(response).await;
+            if let Some(body) = &body
+                && body.code == SOURCE_UNAVAILABLE_CODE
+            {
+                return Try::Done(Err(SecretError::SourceUnavailable {
+                    name: name.to_string(),
+                    message: body.error.clone(),
+                }));
+            }
+            return Try::Retry(match body {
+                Some(body) => {
+                    format!("HTTP {}: {}", status.as_u16(), body.error)
+                }
+                None => format!("HTTP {}", status.as_u16()),
+            });
         }
         let name = name.to_string();
         Try::Done(Err(match status {
@@ -231,7 +248,10 @@ impl HttpClient {
             _ => SecretError::Rejected {
                 name,
                 status: status.as_u16(),
-                message: error_message(response).await,
+                message: api_error(response).await.map_or_else(
+                    || "the response carried no API error message".to_string(),
+                    |body| body.error,
+                ),
             },
         }))
     }
@@ -251,13 +271,11 @@ async fn read_body(
     Ok(SecretValue::new(std::mem::take(&mut *body)))
 }
 
-/// Returns the `error` sentence of an API error body, or a placeholder.
-async fn error_message(response: reqwest::Response) -> String {
-    let body = response.bytes().await.unwrap_or_default();
-    match serde_json::from_slice::<ApiError>(&body) {
-        Ok(api) => api.error,
-        Err(_) => "the response carried no API error message".to_string(),
-    }
+/// Reads an error response's body as the API's JSON error; `None` when
+/// it cannot be read or is something else, such as a proxy's page.
+async fn api_error(response: reqwest::Response) -> Option<ApiError> {
+    let body = response.bytes().await.ok()?;
+    serde_json::from_slice::<ApiError>(&body).ok()
 }
 
 /// Formats a transport error with its causes, such as "connection

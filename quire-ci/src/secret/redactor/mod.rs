@@ -48,6 +48,15 @@ pub const MIN_REDACTED_LEN: usize = 8;
 /// Bytes a snapshot scans with its NFA before it builds its DFA.
 const DFA_AFTER_BYTES: usize = 1 << 20;
 
+/// Total pattern bytes above which no DFA is built. A DFA has about one
+/// state per pattern byte and a table row per state, so its build time
+/// and memory grow with the patterns times the alphabet: a single
+/// 256 KiB value (with its encoded forms, about 1.7 MB of patterns)
+/// took seconds and hundreds of megabytes. The q-gram filter keeps the
+/// automaton off most text, so the NFA's slower search costs little.
+/// 100 values of 20 to 40 bytes with their forms come to about 20 KiB.
+const DFA_MAX_PATTERN_BYTES: usize = 32 << 10;
+
 /// Replaces registered values with `{{ name }}` in recorded text.
 pub struct Redactor {
     /// Every registered pattern; the source each snapshot is built from.
@@ -91,12 +100,17 @@ pub(crate) struct Snapshot {
     /// empty.
     longest: Option<AhoCorasick>,
     /// The same search as a DFA, built once this snapshot has scanned
-    /// [`DFA_AFTER_BYTES`]. A run that reveals values one by one, with
+    /// [`DFA_AFTER_BYTES`], and only for patterns of at most
+    /// [`DFA_MAX_PATTERN_BYTES`] in all. A run that reveals values one by one, with
     /// output in between, rebuilds its automaton after each, so only a
     /// snapshot that lives long enough pays for the faster form.
     fast: OnceLock<AhoCorasick>,
     /// Bytes scanned with this snapshot so far.
     scanned: AtomicUsize,
+    /// Bytes the q-gram filter let through to the automaton, in the
+    /// windows around probes that hit. Tests use it to check that a
+    /// stream searches each byte a bounded number of times.
+    searched: AtomicUsize,
     /// Skips text that no pattern can occur in; `None` when empty.
     filter: Option<QgramFilter>,
     /// Standard-semantics automaton for overlapping search, built the
@@ -109,6 +123,8 @@ pub(crate) struct Snapshot {
     replacement: Vec<Arc<[u8]>>,
     /// Length of the longest pattern; 0 when there are none.
     max_len: usize,
+    /// Whether the patterns are small enough for a DFA.
+    dfa_allowed: bool,
 }
 
 impl Redactor {
@@ -224,12 +240,14 @@ impl Snapshot {
             longest: None,
             fast: OnceLock::new(),
             scanned: AtomicUsize::new(0),
+            searched: AtomicUsize::new(0),
             filter: None,
             overlapping: OnceLock::new(),
             patterns: Vec::new(),
             prefixes: OnceLock::new(),
             replacement: Vec::new(),
             max_len: 0,
+            dfa_allowed: false,
         }
     }
 
@@ -243,10 +261,13 @@ impl Snapshot {
             longest,
             fast: OnceLock::new(),
             scanned: AtomicUsize::new(0),
+            searched: AtomicUsize::new(0),
             filter: QgramFilter::new(patterns.iter().map(|p| p.as_slice())),
             overlapping: OnceLock::new(),
             prefixes: OnceLock::new(),
             max_len: patterns.iter().map(|p| p.len()).max().unwrap_or(0),
+            dfa_allowed: patterns.iter().map(|p| p.len()).sum::<usize>()
+                <= DFA_MAX_PATTERN_BYTES,
             replacement: set
                 .replacement
                 .iter()
@@ -264,6 +285,9 @@ impl Snapshot {
         if let Some(dfa) = self.fast.get() {
             return Some(dfa);
         }
+        if !self.dfa_allowed {
+            return Some(nfa);
+        }
         let scanned = self.scanned.fetch_add(len, Ordering::Relaxed) + len;
         if scanned < DFA_AFTER_BYTES {
             return Some(nfa);
@@ -275,8 +299,16 @@ impl Snapshot {
 
     fn overlapping(&self) -> &AhoCorasick {
         self.overlapping.get_or_init(|| {
+            // Left to itself, the crate picks a DFA for a few patterns
+            // whatever their length.
+            let kind = if self.dfa_allowed {
+                None
+            } else {
+                Some(AhoCorasickKind::ContiguousNFA)
+            };
             AhoCorasick::builder()
                 .match_kind(MatchKind::Standard)
+                .kind(kind)
                 .build(self.patterns.iter().map(|p| p.as_slice()))
                 .expect("patterns within the automaton's limits")
         })
@@ -306,4 +338,89 @@ fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Streams `bytes` of text past the redactor in 64 KiB chunks, more
+    /// than a snapshot scans before it may build its DFA.
+    fn stream_text(redactor: &Arc<Redactor>, bytes: usize) {
+        let chunk = vec![b'x'; 64 << 10];
+        let mut stream = redactor.stream();
+        let mut out = Vec::new();
+        for _ in 0..bytes / chunk.len() {
+            stream.push(&chunk, &mut out);
+            out.clear();
+        }
+        stream.finish(&mut out);
+    }
+
+    #[test]
+    fn large_value_never_builds_dfa() {
+        let redactor = Redactor::new();
+        let value: Vec<u8> =
+            (0..64 << 10).map(|i| b'a' + (i % 26) as u8).collect();
+        redactor.register("key", &value);
+        stream_text(&redactor, 4 * DFA_AFTER_BYTES);
+        let snapshot = redactor.snapshot();
+        let searcher = snapshot.searcher(0).unwrap();
+        assert_eq!(searcher.kind(), AhoCorasickKind::ContiguousNFA);
+        assert!(snapshot.fast.get().is_none());
+        assert_eq!(
+            snapshot.overlapping().kind(),
+            AhoCorasickKind::ContiguousNFA
+        );
+    }
+
+    #[test]
+    fn stream_searches_each_byte_boundedly() {
+        let redactor = Redactor::new();
+        redactor.register("token", b"tok-0123456789abcdef0123456789ab");
+        let value: Vec<u8> = (0..64 << 10)
+            .map(|i: usize| b"0123456789abcdef"[(i * 7 + i / 16) % 16])
+            .collect();
+        redactor.register("key", &value);
+        let line = b"2026-12-04T15:00:00Z stdout F Compiling serde\n";
+        let mut text = Vec::new();
+        while text.len() < 256 << 10 {
+            text.extend_from_slice(line);
+        }
+        text.extend_from_slice(&value);
+        while text.len() < 512 << 10 {
+            text.extend_from_slice(line);
+        }
+
+        let mut stream = redactor.stream();
+        let mut out = Vec::new();
+        for chunk in text.chunks(512) {
+            stream.push(chunk, &mut out);
+        }
+        stream.finish(&mut out);
+        assert!(!out.windows(64).any(|w| w == &value[..64]));
+
+        // Each of the value's probes searches a window of up to twice
+        // the longest pattern, so about 2 * max_len * len / stride in
+        // all. Searching the held-back bytes again on each 512-byte
+        // chunk made it hundreds of times the text.
+        let searched = redactor.snapshot().searched.load(Ordering::Relaxed);
+        assert!(
+            searched <= 8 * text.len(),
+            "searched {searched} bytes for {} bytes of text",
+            text.len()
+        );
+    }
+
+    #[test]
+    fn small_values_get_dfa_after_use() {
+        let redactor = Redactor::new();
+        for i in 0..100 {
+            redactor
+                .register(&format!("s{i}"), format!("value-{i:08}").as_bytes());
+        }
+        stream_text(&redactor, 2 * DFA_AFTER_BYTES);
+        let snapshot = redactor.snapshot();
+        assert_eq!(snapshot.searcher(0).unwrap().kind(), AhoCorasickKind::DFA);
+    }
 }

@@ -21,6 +21,7 @@
 //! on: the ones that could still begin or extend a match.
 
 use std::cmp::Reverse;
+use std::sync::atomic::Ordering;
 
 use aho_corasick::{AhoCorasick, Anchored, Input, Match};
 
@@ -35,6 +36,13 @@ pub(crate) struct Cursor {
     /// True when the bytes just before `pos` were replaced, so a
     /// pattern overlapping them may still extend the replacement.
     pub in_region: bool,
+    /// The next q-gram probe to examine. Every probe before it on the
+    /// same grid has been ruled out, so a stream does not probe and
+    /// search its held-back bytes again on each chunk. Used only while
+    /// it is at or after `pos` and was set with the current snapshot.
+    pub probe: usize,
+    /// The generation of the snapshot `probe` was computed with.
+    pub probe_generation: u64,
 }
 
 /// Emits the redacted form of `buf[cursor.pos..]` into `out`, up to the
@@ -93,7 +101,7 @@ pub(crate) fn scan_until(
         if cursor.pos >= decided {
             return;
         }
-        match find_longest(snapshot, longest, buf, cursor.pos) {
+        match find_longest(snapshot, longest, buf, cursor, decided) {
             Some(found) if found.start() < decided => {
                 out.extend_from_slice(&buf[cursor.pos..found.start()]);
                 out.extend_from_slice(
@@ -111,42 +119,70 @@ pub(crate) fn scan_until(
     }
 }
 
-/// Finds the leftmost-longest match in `buf[from..]`.
+/// Finds the leftmost-longest match in `buf[cursor.pos..]` among the
+/// matches that start before `before`; a later match may be returned
+/// too, and the caller ignores it.
 ///
 /// With a q-gram filter, the automaton runs only around probes that
-/// hit. An occurrence of length `n` contains a probed q-gram at some
-/// `i` with `i + QGRAM - n <= start <= i`, so the window
-/// `[i + QGRAM - max_len, i + 2 * max_len)` contains it, and every
-/// occurrence that starts before `i + max_len` together with its
-/// longest alternative. A match found in the window is the leftmost
-/// one once it starts before `i + max_len`: any earlier occurrence
-/// would have been found around an earlier probe.
+/// hit. Probes are `stride` apart, and every pattern is at least
+/// `stride + QGRAM - 1` bytes long, so an occurrence contains the first
+/// probe at or after its start. An occurrence containing the q-gram
+/// at probe `i` lies in `[i + QGRAM - max_len, i + max_len)`, and so
+/// does every longer alternative at its start. A search of that window
+/// that finds a match starting at or before `i` has found the leftmost
+/// one, since any earlier occurrence would contain an earlier probe,
+/// and those were ruled out. A search that finds none, or only a later
+/// match, rules the probe out once the window is complete in `buf`.
+///
+/// `cursor.probe` carries the first probe not ruled out from one call
+/// to the next, so each probe is searched about once however the text
+/// is cut into chunks. Probes past `before + stride` cannot be the
+/// first probe of an occurrence that starts before `before`, so they
+/// wait for a later call.
 fn find_longest(
     snapshot: &Snapshot,
     longest: &AhoCorasick,
     buf: &[u8],
-    from: usize,
+    cursor: &mut Cursor,
+    before: usize,
 ) -> Option<Match> {
     let len = buf.len();
+    let from = cursor.pos;
     let Some(filter) = &snapshot.filter else {
         let input = Input::new(buf).span(from..len).anchored(Anchored::No);
         return longest.find(input);
     };
     let max_len = snapshot.max_len;
-    let mut probe = from;
-    while probe + QGRAM <= len {
+    let resume =
+        cursor.probe >= from && cursor.probe_generation == snapshot.generation;
+    let mut probe = if resume { cursor.probe } else { from };
+    cursor.probe_generation = snapshot.generation;
+    // The first probe whose window was cut short by the end of `buf`.
+    let mut unresolved = None;
+    while probe + QGRAM <= len && probe < before + filter.stride {
         if filter.may_match(buf, probe) {
+            // NOTE: a false positive of the filter still searches up to
+            // 2 * max_len bytes. Values of hundreds of KiB fill the
+            // filter's table to its size cap, so false positives then
+            // grow more frequent, and text costs more per byte.
             let start = (probe + QGRAM).saturating_sub(max_len).max(from);
-            let end = (probe + 2 * max_len).min(len);
+            let end = (probe + max_len).min(len);
             let input = Input::new(buf).span(start..end);
-            if let Some(found) = longest.find(input)
-                && (found.start() < probe + max_len || end == len)
+            snapshot.searched.fetch_add(end - start, Ordering::Relaxed);
+            let found = longest.find(input);
+            if let Some(found) = found
+                && found.start() <= probe
             {
+                cursor.probe = unresolved.unwrap_or(probe);
                 return Some(found);
+            }
+            if end < probe + max_len && unresolved.is_none() {
+                unresolved = Some(probe);
             }
         }
         probe += filter.stride;
     }
+    cursor.probe = unresolved.unwrap_or(probe);
     None
 }
 

@@ -87,12 +87,16 @@ impl StreamRedactor {
     }
 
     /// Drops context older than a pattern's length before the cursor.
+    /// The bytes are moved only once the part to drop is at least as
+    /// long as the part kept, so with a long pattern and small chunks
+    /// each byte is still moved a bounded number of times.
     fn trim(&mut self) {
         let keep = self.snapshot.max_len.saturating_sub(1);
         let drop = self.cursor.pos.saturating_sub(keep);
-        if drop > 0 {
+        if drop > 0 && drop >= self.buf.len() - drop {
             self.buf.drain(..drop);
             self.cursor.pos -= drop;
+            self.cursor.probe = self.cursor.probe.saturating_sub(drop);
             self.tail.shift(drop);
         }
     }
