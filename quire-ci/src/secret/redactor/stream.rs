@@ -6,7 +6,7 @@
 //! only those bytes could begin a value that the next chunk completes.
 //! A line of ordinary output is therefore emitted as soon as it is
 //! pushed. A replacement that ends inside that suffix also waits, since
-//! an overlapping value may still extend it. The stream keeps up to
+//! an overlapping value may still extend it. The stream keeps at least
 //! `max_len - 1` already-emitted bytes before the cursor as context for
 //! such overlaps. A stream picks up values registered after it was
 //! opened at its next `push`.
