@@ -122,6 +122,64 @@ fn hold_back_below_longest_pattern() {
 }
 
 #[test]
+fn lines_without_prefix_emitted_at_once() {
+    let redactor = Redactor::new();
+    redactor.register("tok", b"0123456789abcdef");
+    let mut stream = redactor.stream();
+    let mut out = Vec::new();
+    for line in [&b"one\n"[..], b"two\n", b"three\n"] {
+        out.clear();
+        stream.push(line, &mut out);
+        assert_eq!(out, line);
+        assert_eq!(stream.held_back(), 0);
+    }
+}
+
+#[test]
+fn possible_value_start_held_until_decided() {
+    let redactor = Redactor::new();
+    redactor.register("tok", b"0123456789abcdef");
+    let mut stream = redactor.stream();
+    let mut out = Vec::new();
+    stream.push(b"id 01234", &mut out);
+    assert_eq!(out, b"id ");
+    assert_eq!(stream.held_back(), 5);
+    stream.push(b"5-not\n", &mut out);
+    assert_eq!(out, b"id 012345-not\n");
+    assert_eq!(stream.held_back(), 0);
+}
+
+#[test]
+fn match_held_while_longer_value_possible() {
+    let redactor = Redactor::new();
+    redactor.register("short", b"password");
+    redactor.register("long", b"password-extended");
+    let mut stream = redactor.stream();
+    let mut out = Vec::new();
+    stream.push(b"a password", &mut out);
+    assert_eq!(out, b"a ");
+    stream.push(b"-ext", &mut out);
+    assert_eq!(out, b"a ");
+    stream.push(b"ra\n", &mut out);
+    assert_eq!(out, b"a {{ short }}-extra\n");
+}
+
+#[test]
+fn overlap_held_until_decided() {
+    let redactor = Redactor::new();
+    redactor.register("a", b"abcdef12");
+    redactor.register("b", b"ef123456");
+    let mut stream = redactor.stream();
+    let mut out = Vec::new();
+    stream.push(b"x abcdef12", &mut out);
+    assert_eq!(out, b"x {{ a }}");
+    stream.push(b"34", &mut out);
+    assert_eq!(out, b"x {{ a }}");
+    stream.push(b"56 y", &mut out);
+    assert_eq!(out, b"x {{ a }}{{ b }} y");
+}
+
+#[test]
 fn longest_match_wins() {
     let redactor = Redactor::new();
     redactor.register("short", b"password");
@@ -328,8 +386,72 @@ fn all_patterns(values: &[Vec<u8>]) -> Vec<Vec<u8>> {
     patterns
 }
 
+/// Length of the longest suffix of `text` that is a proper prefix of
+/// one of `patterns`: what a stream may have to hold back.
+fn longest_prefix_suffix(text: &[u8], patterns: &[Vec<u8>]) -> usize {
+    patterns
+        .iter()
+        .flat_map(|p| {
+            (1..p.len().min(text.len() + 1))
+                .filter(|&k| text.ends_with(&p[..k]))
+                .max()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn hold_back_within_prefix_suffix(
+        values in proptest::collection::vec(value_strategy(), 1..5),
+        pieces in proptest::collection::vec(
+            (filler_strategy(), 0usize..5, 0usize..7, 0usize..24), 1..8),
+        cuts in proptest::collection::vec(0usize..400, 0..16),
+    ) {
+        let redactor = Redactor::new();
+        for (i, value) in values.iter().enumerate() {
+            redactor.register(&format!("v{i}"), value);
+        }
+        let patterns = all_patterns(&values);
+        // Filler, then a value or form cut short at a random length, so
+        // chunks often end inside a possible match.
+        let mut input = Vec::new();
+        for (filler, which, form, keep) in &pieces {
+            input.extend_from_slice(filler);
+            let value = &values[which % values.len()];
+            let forms = encoded_forms(value);
+            let piece = if *form == 0 || forms.is_empty() {
+                value.clone()
+            } else {
+                forms[(form - 1) % forms.len()].clone()
+            };
+            input.extend_from_slice(&piece[..(*keep).min(piece.len())]);
+        }
+        let mut cuts = cuts;
+        cuts.push(input.len());
+        cuts.sort_unstable();
+
+        let mut stream = redactor.stream();
+        let mut out = Vec::new();
+        let mut start = 0;
+        for cut in cuts {
+            let cut = cut.clamp(start, input.len());
+            stream.push(&input[start..cut], &mut out);
+            start = cut;
+            let limit = longest_prefix_suffix(&input[..cut], &patterns);
+            prop_assert!(
+                stream.held_back() <= limit,
+                "held {} of {:?}, limit {}",
+                stream.held_back(),
+                String::from_utf8_lossy(&input[..cut]),
+                limit
+            );
+        }
+        stream.finish(&mut out);
+        prop_assert_eq!(&out, &redactor.redact(&input));
+    }
 
     #[test]
     fn no_value_or_encoding_survives(

@@ -26,6 +26,7 @@
 
 mod encodings;
 mod prefilter;
+mod prefixes;
 mod scan;
 mod stream;
 
@@ -116,6 +117,8 @@ pub(crate) struct Snapshot {
     /// first time a match needs its overlaps checked.
     overlapping: OnceLock<AhoCorasick>,
     patterns: Vec<Zeroizing<Vec<u8>>>,
+    /// Hashes of the patterns' proper prefixes, for streams.
+    prefixes: prefixes::LazyPrefixes,
     /// `{{ name }}` per pattern.
     replacement: Vec<Arc<[u8]>>,
     /// Length of the longest pattern; 0 when there are none.
@@ -241,6 +244,7 @@ impl Snapshot {
             filter: None,
             overlapping: OnceLock::new(),
             patterns: Vec::new(),
+            prefixes: OnceLock::new(),
             replacement: Vec::new(),
             max_len: 0,
             dfa_allowed: false,
@@ -260,6 +264,7 @@ impl Snapshot {
             searched: AtomicUsize::new(0),
             filter: QgramFilter::new(patterns.iter().map(|p| p.as_slice())),
             overlapping: OnceLock::new(),
+            prefixes: OnceLock::new(),
             max_len: patterns.iter().map(|p| p.len()).max().unwrap_or(0),
             dfa_allowed: patterns.iter().map(|p| p.len()).sum::<usize>()
                 <= DFA_MAX_PATTERN_BYTES,

@@ -2,19 +2,23 @@
 //!
 //! Output is decided left to right, and a decision is made only once
 //! every pattern that could change it is fully visible, so a stream
-//! cut into any chunks produces the same bytes as the whole text:
+//! cut into any chunks produces the same bytes as the whole text. The
+//! caller passes `hold`, and every pattern occurrence that runs past
+//! the end of the buffer starts at or after it. At the end of the text
+//! `hold` is the buffer's length. In a stream it is the start of the
+//! longest suffix that is a proper prefix of a pattern.
 //!
 //! 1. From the cursor, find the leftmost-longest match. A match that
-//!    starts at `s` is final once `s + max_len <= len`: no longer
-//!    pattern can start there and no earlier match can appear.
+//!    starts before `hold` is final: every pattern that starts there,
+//!    and every earlier one, ends inside the buffer.
 //! 2. After a replacement that ends at `e`, look for a pattern that
 //!    starts before `e` and ends after it (an overlapping value). If
 //!    one does, replace the rest of it too, up to the furthest such
-//!    end, and repeat. This is final once `e - 1 + max_len <= len`.
+//!    end, and repeat. This is final once `e <= hold`.
 //! 3. Plain text before the next possible match start is emitted.
 //!
-//! So at most `max_len - 1` bytes are held back between chunks: the
-//! ones that could still begin a match.
+//! So the bytes held back between chunks are at most those from `hold`
+//! on: the ones that could still begin or extend a match.
 
 use std::cmp::Reverse;
 use std::sync::atomic::Ordering;
@@ -43,12 +47,31 @@ pub(crate) struct Cursor {
 
 /// Emits the redacted form of `buf[cursor.pos..]` into `out`, up to the
 /// point where later bytes could still change it. With `eof`, the end
-/// of `buf` is the end of the text and everything is emitted.
+/// of `buf` is the end of the text and everything is emitted. Without
+/// it, any `max_len - 1` bytes at the end are held back.
 pub(crate) fn scan(
     snapshot: &Snapshot,
     buf: &[u8],
     cursor: &mut Cursor,
     eof: bool,
+    out: &mut Vec<u8>,
+) {
+    let hold = if eof {
+        buf.len()
+    } else {
+        (buf.len() + 1).saturating_sub(snapshot.max_len)
+    };
+    scan_until(snapshot, buf, cursor, hold, out);
+}
+
+/// Emits the redacted form of `buf[cursor.pos..]` into `out`, given
+/// that no pattern occurrence that starts before `hold` runs past the
+/// end of `buf`.
+pub(crate) fn scan_until(
+    snapshot: &Snapshot,
+    buf: &[u8],
+    cursor: &mut Cursor,
+    hold: usize,
     out: &mut Vec<u8>,
 ) {
     let Some(longest) = snapshot.searcher(buf.len() - cursor.pos) else {
@@ -57,14 +80,8 @@ pub(crate) fn scan(
         cursor.in_region = false;
         return;
     };
-    let max_len = snapshot.max_len;
-    let len = buf.len();
     // Matches that start before `decided` are entirely inside `buf`.
-    let decided = if eof {
-        len
-    } else {
-        (len + 1).saturating_sub(max_len)
-    };
+    let decided = hold.min(buf.len());
 
     loop {
         if cursor.in_region {

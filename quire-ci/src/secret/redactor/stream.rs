@@ -1,14 +1,19 @@
 //! Redaction of a stream that arrives in chunks, such as a command's
 //! output read from a pipe.
 //!
-//! The stream keeps the last `max_len - 1` bytes it has not emitted,
-//! because they could begin a value that the next chunk completes, and
-//! as many already-replaced bytes before them, because a value that
-//! overlaps a replaced one may still extend past it. A stream picks up
-//! values registered after it was opened at its next `push`.
+//! The stream holds back only the longest suffix of its text that is a
+//! proper prefix of some pattern (a value or an encoded form), because
+//! only those bytes could begin a value that the next chunk completes.
+//! A line of ordinary output is therefore emitted as soon as it is
+//! pushed. A replacement that ends inside that suffix also waits, since
+//! an overlapping value may still extend it. The stream keeps at least
+//! `max_len - 1` already-emitted bytes before the cursor as context for
+//! such overlaps. A stream picks up values registered after it was
+//! opened at its next `push`.
 
 use std::sync::Arc;
 
+use super::prefixes::Tail;
 use super::scan::{self, Cursor};
 use super::{Redactor, Snapshot};
 
@@ -20,6 +25,8 @@ pub struct StreamRedactor {
     /// Context bytes before `cursor.pos`, then bytes held back.
     buf: Vec<u8>,
     cursor: Cursor,
+    /// The suffix of `buf` that may still grow into a pattern.
+    tail: Tail,
 }
 
 impl StreamRedactor {
@@ -30,6 +37,7 @@ impl StreamRedactor {
             snapshot,
             buf: Vec::new(),
             cursor: Cursor::default(),
+            tail: Tail::default(),
         }
     }
 
@@ -37,7 +45,14 @@ impl StreamRedactor {
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
         self.refresh();
         self.buf.extend_from_slice(chunk);
-        scan::scan(&self.snapshot, &self.buf, &mut self.cursor, false, out);
+        let hold = self.tail.update(&self.snapshot, &self.buf);
+        scan::scan_until(
+            &self.snapshot,
+            &self.buf,
+            &mut self.cursor,
+            hold,
+            out,
+        );
         self.trim();
     }
 
@@ -48,6 +63,7 @@ impl StreamRedactor {
         scan::scan(&self.snapshot, &self.buf, &mut self.cursor, true, out);
         self.buf.clear();
         self.cursor = Cursor::default();
+        self.tail.reset(0);
     }
 
     /// Bytes received but not yet emitted.
@@ -58,6 +74,15 @@ impl StreamRedactor {
     fn refresh(&mut self) {
         if self.snapshot.generation != self.redactor.generation() {
             self.snapshot = self.redactor.snapshot();
+            // New patterns can make earlier suffixes prefixes again.
+            // Emitted plain text cannot begin a match any more, but
+            // replaced text can still be overlapped.
+            let from = if self.cursor.in_region {
+                0
+            } else {
+                self.cursor.pos
+            };
+            self.tail.reset(from);
         }
     }
 
@@ -72,6 +97,7 @@ impl StreamRedactor {
             self.buf.drain(..drop);
             self.cursor.pos -= drop;
             self.cursor.probe = self.cursor.probe.saturating_sub(drop);
+            self.tail.shift(drop);
         }
     }
 }
