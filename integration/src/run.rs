@@ -67,7 +67,9 @@ impl RunView {
             .collect()
     }
 
-    /// The job called `name`, or a panic listing the jobs there are.
+    /// Returns the job called `name`.
+    ///
+    /// Panics with the list of job names when there is no such job.
     pub fn job(&self, name: &str) -> &Value {
         self.jobs()
             .into_iter()
@@ -89,7 +91,7 @@ impl RunView {
             .to_string()
     }
 
-    /// The commands a job ran, in order.
+    /// Returns the commands that a job ran, in order.
     pub fn commands(&self, name: &str) -> Vec<&Value> {
         match self.job(name)["commands"].as_array() {
             Some(commands) => commands.iter().collect(),
@@ -97,7 +99,7 @@ impl RunView {
         }
     }
 
-    /// The output of every command of a job, joined in order.
+    /// Joins the output of every command of a job, in order.
     pub fn job_log(&self, name: &str) -> String {
         self.commands(name)
             .into_iter()
@@ -105,7 +107,8 @@ impl RunView {
             .collect()
     }
 
-    /// The recorded secret accesses as `(name, result)`, oldest first.
+    /// Returns the recorded secret accesses as `(name, result)`, oldest
+    /// first.
     pub fn accesses(&self) -> Vec<(String, String)> {
         let Some(rows) = self.json["secret_accesses"].as_array() else {
             return Vec::new();
@@ -120,7 +123,7 @@ impl RunView {
             .collect()
     }
 
-    /// How many accesses of `name` ended with `result`.
+    /// Counts the accesses of `name` that ended with `result`.
     pub fn access_count(&self, name: &str, result: &str) -> usize {
         self.accesses()
             .iter()

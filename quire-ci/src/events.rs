@@ -3,7 +3,8 @@
 //!
 //! The server tails the events file while the run goes on, so every
 //! event is written as one whole JSON line and flushed before the next
-//! step starts. Text inside events is redacted by whoever builds them.
+//! step starts. The code that builds an event redacts its text, not
+//! this sink.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -12,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use quire_proto::{Event, EventKind};
 
-/// Where events go, as given to `--events`.
+/// Destination of events, as given to `--events`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventTarget {
     /// Events are dropped.
@@ -73,7 +74,7 @@ impl EventSink {
         Ok(Self { out, failed: None })
     }
 
-    /// A sink that drops every event.
+    /// Creates a sink that drops every event.
     pub fn null() -> Self {
         Self {
             out: Output::Null,
@@ -109,7 +110,7 @@ impl EventSink {
         }
     }
 
-    /// The first write error, if any event was lost.
+    /// Returns the first write error, if any event was lost.
     pub fn error(&self) -> Option<&EventError> {
         self.failed.as_ref()
     }

@@ -180,7 +180,7 @@ fn unreadable_source_not_retried() {
     assert_eq!(server.hits("unreadable-key"), 1);
 
     // Not cached: once the operator fixes the source, a later call can
-    // succeed, so each call asks the server again.
+    // succeed, so each call requests the value from the server again.
     registry.resolve("unreadable-key", "deploy").unwrap_err();
     assert_eq!(server.hits("unreadable-key"), 2);
 }

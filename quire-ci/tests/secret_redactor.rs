@@ -315,9 +315,9 @@ fn redacting_writer_hides_value_in_event() {
     assert!(!text.contains("tok-1234567890"), "{text}");
 }
 
-/// Values from a small alphabet, so they overlap each other and the
-/// filler often; no `{`, `}` or space, so no replacement text can
-/// complete a value.
+/// Generates values from a small alphabet, so they often overlap each
+/// other and the filler. The alphabet has no `{`, `}` or space, so no
+/// replacement text can complete a value.
 fn value_strategy() -> impl Strategy<Value = Vec<u8>> {
     proptest::collection::vec(
         prop_oneof![
@@ -498,8 +498,8 @@ proptest! {
         repeats in proptest::collection::vec((0usize..60, 0usize..60), 0..6),
         cuts in proptest::collection::vec(0usize..300, 0..12),
     ) {
-        // Values are windows of one base string, and the text holds the
-        // base and slices of it, so values overlap in the text.
+        // Values are windows of one base string, and the text contains
+        // the base and slices of it, so values overlap in the text.
         let values: Vec<Vec<u8>> = windows
             .iter()
             .map(|&(start, len)| {

@@ -1,7 +1,7 @@
 //! The event stream `quire-ci` writes while a run executes: one JSON
 //! object per line, each with `at_ms` and a `type`-tagged payload.
 //!
-//! Whoever emits an event redacts its text first; nothing here ever
+//! The code that emits an event redacts its text first, so no event
 //! carries a secret value.
 
 use serde::{Deserialize, Serialize};
@@ -53,7 +53,7 @@ pub enum EventKind {
     RunFinished { outcome: RunOutcome },
 }
 
-/// How a job ended.
+/// Final state of a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobOutcome {
@@ -65,7 +65,7 @@ pub enum JobOutcome {
     Skipped,
 }
 
-/// How a run ended.
+/// Final state of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunOutcome {
@@ -75,7 +75,7 @@ pub enum RunOutcome {
     Failure,
 }
 
-/// Where a secret value came from.
+/// Origin of a secret value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SecretSource {
@@ -86,7 +86,7 @@ pub enum SecretSource {
 }
 
 impl JobOutcome {
-    /// The word used in events and the database.
+    /// Returns the name used in events and the database.
     pub fn as_str(self) -> &'static str {
         match self {
             JobOutcome::Complete => "complete",
@@ -97,7 +97,7 @@ impl JobOutcome {
 }
 
 impl RunOutcome {
-    /// The word used in events and the database.
+    /// Returns the name used in events and the database.
     pub fn as_str(self) -> &'static str {
         match self {
             RunOutcome::Success => "success",

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// The longest secret name accepted, in bytes.
+/// Maximum length in bytes of an accepted secret name.
 pub const MAX_SECRET_NAME_LEN: usize = 128;
 
 /// A name that breaks the secret name rule, with the reason.

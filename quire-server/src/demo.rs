@@ -12,7 +12,7 @@
 //! ```
 //!
 //! The server is the one `quire serve` runs, started in this process
-//! on 127.0.0.1 with a port the OS picks; the push goes through a real
+//! on 127.0.0.1 with a port the OS picks. The push goes through a real
 //! bare repository and its `post-receive` hook, which runs this same
 //! binary.
 
@@ -245,7 +245,7 @@ impl Demo {
 
     /// Installs handlers for Ctrl-C (SIGINT) and SIGTERM. From this
     /// call on, those signals are caught, so a caller installs them
-    /// before it tells the user to press Ctrl-C.
+    /// before it prompts the user to press Ctrl-C.
     pub fn catch_stop_signals(&self) -> Result<StopSignals, DemoError> {
         use tokio::signal::unix::{SignalKind, signal};
         let _entered = self.runtime.enter();

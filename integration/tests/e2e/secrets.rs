@@ -332,8 +332,8 @@ in_both_transports!(
     filesystem: ,
     api: );
 
-/// A stand-in for quire-ci that copies the bootstrap file (and its
-/// mode) to `capture`, then runs the real quire-ci with the same
+/// Writes a stand-in for quire-ci that copies the bootstrap file and
+/// its mode to `capture`, then runs the real quire-ci with the same
 /// arguments.
 fn bootstrap_capturing_runner(quire: &Quire) -> std::path::PathBuf {
     let capture = quire.scratch().join("bootstrap");

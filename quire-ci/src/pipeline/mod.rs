@@ -20,8 +20,9 @@ pub use module::{Registrations, ci_module};
 /// The one source a job can take as input: the push that made the run.
 pub const PUSH_SOURCE: &str = "quire/push";
 
-/// The longest job id, in bytes: the longest file name Linux file
-/// systems such as ext4 accept, since each id names a log directory.
+/// Maximum job id length in bytes. Each id names a log directory, so
+/// this is the maximum file name length of ext4 and most Linux file
+/// systems.
 pub const MAX_ID_BYTES: usize = 255;
 
 /// A registered job, without its function.
@@ -30,7 +31,7 @@ pub struct JobSpec {
     pub id: String,
     /// Job ids and sources, in the order given.
     pub inputs: Vec<String>,
-    /// Where `ci.job` was called, as `file:line`.
+    /// Location of the `ci.job` call, as `file:line`.
     pub at: String,
 }
 
@@ -94,7 +95,7 @@ pub enum PipelineError {
     Cycle {
         /// The jobs along the cycle, the first repeated at the end.
         path: Vec<String>,
-        /// Where each job of `path` but the last was registered.
+        /// Registration location of each job in `path` except the last.
         at: Vec<String>,
     },
     #[error(
@@ -162,14 +163,14 @@ pub struct PipelineSpec {
 }
 
 impl PipelineSpec {
-    /// The jobs in execution order.
+    /// Iterates over the jobs in execution order.
     pub fn ordered(&self) -> impl Iterator<Item = &JobSpec> {
         self.graph.order.iter().map(|&i| &self.jobs[i])
     }
 }
 
 impl fmt::Display for PipelineSpec {
-    /// The listing `quire-ci validate` prints.
+    /// Formats the listing that `quire-ci validate` prints.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.image {
             Some(image) => writeln!(f, "image: {image}")?,

@@ -1,8 +1,8 @@
-//! Why a secret could not be resolved.
+//! Errors from resolving a secret.
 //!
-//! Every message names the secret and says what to check. None carries
-//! a value or the run's token: failures from the HTTP client are kept
-//! as text describing the transport error or the status code.
+//! Every message names the secret and what to check. None carries a
+//! value or the run's token, because failures from the HTTP client are
+//! kept as text describing the transport error or the status code.
 
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use quire_proto::InvalidSecretName;
 /// the client does not retry it.
 pub const SOURCE_UNAVAILABLE_CODE: &str = "secret_source_unavailable";
 
-/// Why a secret could not be resolved.
+/// Error resolving a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SecretError {
     /// No secret of this name is declared; the text is the same in both
@@ -23,14 +23,14 @@ pub enum SecretError {
     /// The name breaks the secret name rule; no request was sent.
     #[error("{0}")]
     InvalidName(InvalidSecretName),
-    /// The server answered 401 or 403.
+    /// The server responded with 401 or 403.
     #[error(
         "the server refused this run's token (HTTP {status}) when asked \
          for secret {name}; the run may have ended, or the token in \
          QUIRE_CI_TOKEN is not this run's"
     )]
     Refused { name: String, status: u16 },
-    /// The server answered a status that retrying cannot fix.
+    /// The server responded with a status that retrying cannot fix.
     #[error(
         "the server rejected the request for secret {name} \
          (HTTP {status}): {message}"
@@ -57,7 +57,7 @@ pub enum SecretError {
         attempts: u32,
         last: String,
     },
-    /// No answer came within the secret timeout.
+    /// No response arrived within the secret timeout.
     #[error(
         "timed out after {:.1}s waiting for secret {name} from the \
          server; check that the server is up, or raise --secret-timeout",
@@ -70,7 +70,8 @@ pub enum SecretError {
 }
 
 impl SecretError {
-    /// A short word for traces and metrics: `unknown`, `refused`, ...
+    /// Returns a short label for traces and metrics, such as `unknown`
+    /// or `refused`.
     pub fn kind(&self) -> &'static str {
         match self {
             SecretError::Unknown(_) => "unknown",

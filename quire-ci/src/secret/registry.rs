@@ -3,8 +3,8 @@
 //!
 //! A name is looked up in the declared values (the filesystem
 //! transport, or `--secrets` in a local run) or sent to the
-//! secret-fetch thread (the API transport), and the result is cached,
-//! so each name is revealed at most once per run. An unknown name is
+//! secret-fetch thread (the API transport). The result is cached, so
+//! each name is revealed at most once per run. An unknown name is
 //! cached too: asking again gives the same error without a request.
 //! Timeouts, transport failures and a source the server cannot read
 //! are not cached, so a later call may succeed once the cause is fixed.
@@ -34,7 +34,7 @@ pub struct Resolution {
     pub cached: bool,
 }
 
-/// Where values come from when a name is not cached yet.
+/// Source of values for names that are not cached yet.
 enum Backend {
     /// Values known up front.
     Declared(HashMap<String, SecretValue>),
@@ -42,7 +42,7 @@ enum Backend {
     Api(FetchHandle),
 }
 
-/// What the registry remembers about a name.
+/// Cache entry for a name: its value, or the fact that it is unknown.
 enum Cached {
     Value(SecretValue),
     Unknown,
@@ -60,8 +60,8 @@ pub struct SecretRegistry {
 }
 
 impl SecretRegistry {
-    /// A registry over values declared up front (the filesystem
-    /// transport, or `--secrets` in a local run).
+    /// Creates a registry over values declared up front (the
+    /// filesystem transport, or `--secrets` in a local run).
     pub fn with_declared(
         declared: BTreeMap<String, SecretValue>,
         redactor: Arc<Redactor>,
@@ -69,7 +69,7 @@ impl SecretRegistry {
         Self::new(Backend::Declared(declared.into_iter().collect()), redactor)
     }
 
-    /// A registry that fetches values from the server (the API
+    /// Creates a registry that fetches values from the server (the API
     /// transport) through a handle of the secret-fetch thread.
     pub fn with_fetcher(fetcher: FetchHandle, redactor: Arc<Redactor>) -> Self {
         Self::new(Backend::Api(fetcher), redactor)
@@ -139,7 +139,7 @@ impl SecretRegistry {
         })
     }
 
-    /// The redactor every resolved value is registered with.
+    /// Returns the redactor that every resolved value is registered with.
     pub fn redactor(&self) -> &Arc<Redactor> {
         &self.redactor
     }

@@ -3,9 +3,9 @@
 //!
 //! The server's `config.fnl` and a local run's `--secrets` file both
 //! declare secrets this way, so the type carries no Lua. A file or a
-//! variable is read on first use, not when the declaration is loaded:
-//! a secret that no run asks for never has to exist, and the value is
-//! read only by the process that needs it. A successful read is kept
+//! variable is read on first use, not when the declaration is loaded.
+//! So a secret that no run requests never has to exist, and the value
+//! is read only by the process that needs it. A successful read is kept
 //! for the life of the declaration; a failed read is retried on the
 //! next use, so fixing the file or variable takes effect at once.
 
@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 use super::value::SecretValue;
 
-/// How a secret's value is obtained, as written in config.
+/// Source of a secret's value, as written in config.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretSpec {
     /// A value written in the config itself.
@@ -25,7 +25,7 @@ pub enum SecretSpec {
     Env(String),
 }
 
-/// Why a declared secret could not be read.
+/// Error reading a declared secret.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// The `{:file PATH}` could not be read.
@@ -45,7 +45,7 @@ pub enum SourceError {
          in the environment of the process that reads the secret"
     )]
     MissingEnv { name: String, var: String },
-    /// The `{:env NAME}` variable holds bytes that are not UTF-8.
+    /// The `{:env NAME}` variable contains bytes that are not UTF-8.
     #[error("secret {name}: environment variable {var} is not valid UTF-8")]
     EnvNotUnicode { name: String, var: String },
 }
@@ -71,7 +71,7 @@ impl SourceError {
     }
 }
 
-/// An I/O error's text without the ` (os error N)` suffix.
+/// Formats an I/O error without the ` (os error N)` suffix.
 fn io_reason(error: &std::io::Error) -> String {
     let text = error.to_string();
     match text.rfind(" (os error ") {
@@ -112,7 +112,7 @@ impl DeclaredSecret {
         Self::new(SecretSpec::Env(var.into()))
     }
 
-    /// The spec as declared.
+    /// Returns the spec as declared.
     pub fn spec(&self) -> &SecretSpec {
         &self.spec
     }

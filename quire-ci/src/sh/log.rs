@@ -1,10 +1,10 @@
 //! The log of one command: its two output streams, redacted, split into
 //! CRI lines and appended to `jobs/<job>/sh-<n>.log` as they arrive.
 //!
-//! Memory stays bounded whatever a command prints: a line longer than
-//! [`MAX_LINE`] is cut into `P` lines, the file is written as soon as a
-//! chunk is processed, and the copy kept for the job's `sh` result stops
-//! at its capture limit. A stream's unfinished line is written as a `P`
+//! Memory stays bounded whatever a command prints. A line longer than
+//! [`MAX_LINE`] is cut into `P` lines, and the file is written as soon
+//! as a chunk is processed. The copy kept for the job's `sh` result
+//! stops at its capture limit. A stream's unfinished line is written as a `P`
 //! line as soon as the other stream writes, so the log keeps the order
 //! in which the two streams arrived.
 

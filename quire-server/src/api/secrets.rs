@@ -11,7 +11,7 @@
 //! 4. The value is served as `text/plain` with `Cache-Control:
 //!    no-store`. A source that cannot be read (a missing file or
 //!    environment variable) gets a 500 with the code
-//!    `secret_source_unavailable`, which tells the runner not to retry.
+//!    `secret_source_unavailable`, so the runner does not retry it.
 //!    Its sentence names the secret, the file path or variable name and
 //!    what to fix in config.fnl, because the pipeline author reads it in
 //!    the job's error. It never carries a value.

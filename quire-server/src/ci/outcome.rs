@@ -58,9 +58,9 @@ pub(super) fn final_state(ended: &Ended) -> (RunState, Option<String>) {
 /// Returns the failure reason of a run whose quire-ci exited without a
 /// `run_finished` event, saying how it exited.
 fn unfinished_reason(ended: &Ended) -> String {
-    // A pipeline that fails to compile or register: the error line
-    // names file:line:col, which says more than the exit status. The
-    // line is already redacted by quire-ci.
+    // When a pipeline fails to compile or register, the error line
+    // names file:line:col, which is more useful than the exit status.
+    // quire-ci has already redacted the line.
     if ended.status.and_then(|s| s.code()) == Some(EXIT_PIPELINE_ERROR)
         && let Some(line) = first_error_line(&ended.dir.runner_log())
     {

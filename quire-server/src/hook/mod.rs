@@ -4,9 +4,9 @@
 //! line back. `quire ci run` uses the same socket to start a run by
 //! hand.
 //!
-//! A Unix socket in the data directory needs no port and no token:
-//! whoever can write to the data directory already controls the
-//! server.
+//! A Unix socket in the data directory needs no port and no token,
+//! because any user who can write to the data directory already
+//! controls the server.
 
 use serde::{Deserialize, Serialize};
 
@@ -16,7 +16,7 @@ pub mod client;
 pub mod repo;
 pub mod server;
 
-/// Longest request line the server reads, in bytes.
+/// Maximum length in bytes of a request line that the server reads.
 pub const MAX_REQUEST_LEN: usize = 1024 * 1024;
 
 /// One request over the socket.
@@ -36,7 +36,8 @@ pub enum SocketRequest {
     },
 }
 
-/// The answer: the runs created, or why none could be.
+/// Reply to a socket request: the runs created, or the error that
+/// prevented them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct SocketReply {
     #[serde(default)]

@@ -82,7 +82,7 @@ impl Compiler<'_> {
                 };
                 // As in Fennel, the function form is evaluated at each
                 // call, and so are arguments that are literals or plain
-                // names; other arguments are evaluated once, here.
+                // names. Other arguments are evaluated once, here.
                 let mut bindings = Vec::new();
                 let mut call = vec![f.clone()];
                 for arg in &items[2..] {

@@ -32,7 +32,7 @@ pub(super) struct Doorbell {
 
 /// Sends secret requests to the fetch thread and waits for replies.
 ///
-/// Cloning is cheap; every clone feeds the same actor. The handle holds
+/// Cloning is cheap, and every clone feeds the same actor. The handle
 /// contains no token and no async state.
 #[derive(Clone)]
 pub struct FetchHandle {
