@@ -11,7 +11,7 @@ use std::time::SystemTime;
 
 use crate::time::{format_rfc3339_nanos, validate_rfc3339};
 
-/// Which output stream a line came from.
+/// Output stream that a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LogStream {
     Stdout,
@@ -19,7 +19,7 @@ pub enum LogStream {
 }
 
 impl LogStream {
-    /// The word used in the log format.
+    /// Returns the name used in the log format.
     pub fn as_str(self) -> &'static str {
         match self {
             LogStream::Stdout => "stdout",

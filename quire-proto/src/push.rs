@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::time::validate_rfc3339;
 
-/// What a push updated. A run is created from one of these.
+/// Ref update from a push. A run is created from one of these.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, try_from = "RawPush")]
 pub struct PushMeta {
@@ -115,12 +115,12 @@ impl PushMeta {
         })
     }
 
-    /// The branch name when the ref is under `refs/heads/`.
+    /// Returns the branch name when the ref is under `refs/heads/`.
     pub fn branch(&self) -> Option<&str> {
         self.ref_name.strip_prefix("refs/heads/")
     }
 
-    /// The tag name when the ref is under `refs/tags/`.
+    /// Returns the tag name when the ref is under `refs/tags/`.
     pub fn tag(&self) -> Option<&str> {
         self.ref_name.strip_prefix("refs/tags/")
     }

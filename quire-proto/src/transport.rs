@@ -1,5 +1,5 @@
-//! How secret values reach `quire-ci`: in the bootstrap file, or from
-//! the server's API on demand.
+//! Transport modes that deliver secret values to `quire-ci`: in the
+//! bootstrap file, or from the server's API on demand.
 
 use std::fmt;
 use std::str::FromStr;
@@ -20,7 +20,7 @@ pub enum TransportMode {
 }
 
 impl TransportMode {
-    /// The word used in config files, flags and the database.
+    /// Returns the name used in config files, flags and the database.
     pub fn as_str(self) -> &'static str {
         match self {
             TransportMode::Filesystem => "filesystem",

@@ -12,7 +12,7 @@ use mlua::{Function, Lua, Table, Value};
 use super::{JobSpec, MAX_ID_BYTES, PipelineError, PipelineSpec, graph};
 use crate::runtime::location::{call_site, type_name};
 
-/// What a pipeline registered while it was loaded.
+/// Jobs and image that a pipeline registered while it was loaded.
 #[derive(Default)]
 pub struct Registrations {
     /// The image name and where it was set.

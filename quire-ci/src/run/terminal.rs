@@ -215,7 +215,8 @@ impl Terminal {
         let _ = self.out.flush();
     }
 
-    /// A line of its own, such as where the logs are.
+    /// Prints `text` on a line of its own, such as the location of the
+    /// logs.
     pub fn note(&mut self, text: &str) {
         let _ = writeln!(self.out, "{text}");
     }

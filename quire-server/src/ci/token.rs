@@ -33,12 +33,13 @@ impl RunToken {
         Ok(Self(bytes))
     }
 
-    /// The SHA-256 of the token, the only form that is stored.
+    /// Hashes the token with SHA-256, the only form that is stored.
     pub fn hash(&self) -> [u8; 32] {
         Sha256::digest(self.0.as_ref()).into()
     }
 
-    /// The hex text passed to quire-ci. Callers must not log it.
+    /// Encodes the token as the hex text passed to quire-ci. Callers
+    /// must not log it.
     pub fn to_hex(&self) -> Zeroizing<String> {
         let mut text = Zeroizing::new(String::with_capacity(TOKEN_LEN * 2));
         for byte in self.0.iter() {

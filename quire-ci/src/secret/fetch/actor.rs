@@ -43,8 +43,8 @@ struct Waiter {
     queued: Duration,
 }
 
-/// How long requests wait for the early connection before they open
-/// their own. Connecting on loopback and answering `GET /healthz`
+/// Maximum time requests wait for the early connection before they
+/// open their own. Connecting on loopback and serving `GET /healthz`
 /// takes well under a millisecond, so only a server that is stuck or
 /// far away reaches this limit.
 const EARLY_CONNECT_LIMIT: Duration = Duration::from_millis(500);

@@ -50,7 +50,7 @@ const DFA_AFTER_BYTES: usize = 1 << 20;
 
 /// Total pattern bytes above which no DFA is built. A DFA has about one
 /// state per pattern byte and a table row per state, so its build time
-/// and memory grow with the patterns times the alphabet: a single
+/// and memory grow with the patterns times the alphabet. A single
 /// 256 KiB value (with its encoded forms, about 1.7 MB of patterns)
 /// took seconds and hundreds of megabytes. The q-gram filter keeps the
 /// automaton off most text, so the NFA's slower search costs little.
