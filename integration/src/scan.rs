@@ -59,7 +59,7 @@ pub fn find_in_files(root: &Path, needles: &[(&str, &[u8])]) -> Vec<Hit> {
     hits
 }
 
-/// The offset of the first `needle` in `haystack`.
+/// Returns the offset of the first `needle` in `haystack`.
 pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() || needle.len() > haystack.len() {
         return None;

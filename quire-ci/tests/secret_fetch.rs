@@ -14,7 +14,8 @@ use quire_ci::secret::{
 use quire_proto::SecretSource;
 use secret_server::{RUN_ID, SecretServer, TOKEN, closed_port_url};
 
-/// Every trace line of this test binary, at debug level.
+/// Returns the buffer of every trace line of this test binary, at
+/// debug level.
 fn traces() -> &'static Arc<Mutex<Vec<u8>>> {
     static TRACES: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     TRACES.get_or_init(|| {

@@ -97,7 +97,7 @@ impl Run {
         cri::reassemble(&lines, quire_proto::LogStream::Stdout)
     }
 
-    /// Every file the run wrote, concatenated.
+    /// Concatenates every file the run wrote.
     fn recorded(&self) -> String {
         let mut text = String::new();
         let mut dirs = vec![self.out()];

@@ -13,7 +13,7 @@ pub const MAX_SECRET_NAME_LEN: usize = 128;
 pub struct InvalidSecretName {
     /// The rejected name, escaped when shown.
     pub name: String,
-    /// Why it was rejected.
+    /// Reason for the rejection.
     pub reason: &'static str,
 }
 

@@ -33,8 +33,8 @@ fn demo_shows_redacted_run() {
     assert!(stdout.contains("{{ deploy-key }}"), "{stdout}");
     assert!(stdout.contains("skipped"), "{stdout}");
 
-    // The data directory is printed, kept for exploring, and holds the
-    // run; the server is stopped, so its socket is gone.
+    // The data directory is printed, kept for exploring, and contains
+    // the run. The server is stopped, so its socket is gone.
     let data_dir = stdout
         .lines()
         .find_map(|line| line.trim().strip_prefix("data directory: "))
@@ -66,7 +66,7 @@ fn demo_keep_leaves_server_running() {
     let mut child = command.spawn().expect("quire demo starts");
     let guard = KillOnDrop(child.id() as i32);
 
-    // Read until the demo says the server keeps running.
+    // Read until the demo prints that the server keeps running.
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut seen: Vec<String> = Vec::new();
     let url = loop {

@@ -3,8 +3,9 @@
 //! hook, and checks through `quire ci show --json` and the files a run
 //! leaves on disk.
 //!
-//! One test binary holds every case so the tests share one build and
-//! run in parallel; each test has its own data directory and server.
+//! One test binary contains every case, so the tests share one build
+//! and run in parallel. Each test has its own data directory and
+//! server.
 
 mod demo;
 mod runs;

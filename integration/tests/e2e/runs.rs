@@ -19,8 +19,8 @@ const QUICK: &str = r#"(local ci (require :quire.ci))
     {}))
 "#;
 
-/// A pipeline that records quire-ci's pid and token under `tag`, then
-/// waits for `<scratch>/<tag>.go` (at most 20 seconds).
+/// Builds a pipeline that records quire-ci's pid and token under `tag`,
+/// then waits for `<scratch>/<tag>.go` (at most 20 seconds).
 fn holding_pipeline(scratch: &Path, tag: &str) -> String {
     let release = scratch.join(format!("{tag}.go"));
     let shell = format!(
@@ -137,8 +137,8 @@ fn syntax_error_names_location() {
     assert!(log.contains(".quire/ci.fnl:5:35"), "quire-ci.log:\n{log}");
 }
 
-/// Starts a run that holds its job open; returns its id, quire-ci's
-/// pid and the run's token.
+/// Starts a run that keeps its job open. Returns the run id,
+/// quire-ci's pid and the run's token.
 fn start_held_run(quire: &Quire) -> (String, i32, String) {
     let scratch = quire.scratch();
     let repo = quire.new_repo("widgets");

@@ -17,7 +17,7 @@ fn secrets() -> String {
     format!(":alpha {}", fennel_string(VALUE))
 }
 
-/// A pipeline whose one job records quire-ci's pid and token as
+/// Builds a pipeline whose one job records quire-ci's pid and token as
 /// `<scratch>/<tag>.pid|token`, then waits for `<scratch>/<tag>.go`
 /// when `hold` is set.
 fn capturing_pipeline(scratch: &Path, tag: &str, hold: bool) -> String {

@@ -47,7 +47,7 @@ pub struct RunArgs {
     /// Directory for the run's logs; a temporary one when omitted.
     #[arg(long)]
     pub out_dir: Option<PathBuf>,
-    /// Where events go: `null`, `stdout` or a file path.
+    /// Event destination: `null`, `stdout` or a file path.
     #[arg(long, default_value = "null")]
     pub events: String,
     /// Fennel file with a table of secret name to value, for local runs.
@@ -56,7 +56,7 @@ pub struct RunArgs {
     /// Bootstrap file written by the server; read, then deleted.
     #[arg(long)]
     pub bootstrap: Option<PathBuf>,
-    /// How secret values arrive: `filesystem` or `api`.
+    /// Secret transport: `filesystem` or `api`.
     #[arg(long, default_value = "filesystem")]
     pub transport: TransportMode,
     /// The run's id on the server (required with `--transport api`).

@@ -5,9 +5,9 @@
 //! function and Fennel reports that at compile time.
 //!
 //! Every new local gets a Lua name that no visible local uses yet, as
-//! Fennel does (`x`, then `x0` when it shadows): two Fennel names that
-//! mangle alike (`a-b`, `a_b`) stay apart, and a local declared by a
-//! hoisted statement cannot capture a name an already compiled
+//! Fennel does (`x`, then `x0` when it shadows). So two Fennel names
+//! that mangle alike (`a-b`, `a_b`) stay apart, and a local declared by
+//! a hoisted statement cannot capture a name that an already compiled
 //! operand refers to.
 
 use std::collections::HashMap;

@@ -110,8 +110,8 @@ fn topological_order(edges: &[Vec<usize>]) -> Vec<usize> {
     order
 }
 
-/// Each cycle once, as the job indices along it, starting from the
-/// first registered job on it.
+/// Finds each cycle once, as the job indices along it, starting from
+/// the first registered job on it.
 fn find_cycles(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
@@ -161,7 +161,7 @@ fn find_cycles(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
     cycles
 }
 
-/// Whether each job has a path of inputs that ends at a source.
+/// Marks each job that has a path of inputs ending at a source.
 fn reaches_source(jobs: &[JobSpec], edges: &[Vec<usize>]) -> Vec<bool> {
     let mut reaches: Vec<bool> = jobs
         .iter()

@@ -5,8 +5,8 @@
 //! name of the checkout's top directory as the repository. Outside a
 //! checkout it uses placeholders: an all-zero sha, the branch `local`
 //! and the workspace directory's name as the repository. The
-//! checkout is read on first use, so a pipeline that never asks for the
-//! push never runs git.
+//! checkout is read on first use, so a pipeline that never requests
+//! the push never runs git.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -212,7 +212,7 @@ fn start_writer(mut stdin: ChildStdin, bytes: Vec<u8>) {
     });
 }
 
-/// The earlier of the command's own deadline and the job's.
+/// Returns the earlier of the command's own deadline and the job's.
 fn first_deadline(request: &ShRequest) -> Option<(Instant, Expiry)> {
     let own = request
         .timeout

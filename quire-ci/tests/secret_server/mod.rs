@@ -212,8 +212,8 @@ async fn secret(
     )
 }
 
-/// The sentence sent for an `unreadable-...` name, shaped like the
-/// quire server's.
+/// Formats the message sent for an `unreadable-...` name, shaped like
+/// the quire server's.
 pub fn unreadable_message(name: &str) -> String {
     format!(
         "secret {name} is declared but the server cannot read it: file \

@@ -6,7 +6,7 @@
 //! errors (5xx) and connection failures are retried with exponential
 //! backoff, since a server restarting or under load recovers; any other
 //! status is final. One server error is final too: a 5xx whose body
-//! has the code [`SOURCE_UNAVAILABLE_CODE`] says that the server cannot
+//! has the code [`SOURCE_UNAVAILABLE_CODE`] means that the server cannot
 //! read the secret's source, which no retry fixes. Every error reports
 //! the server's `error` sentence when the body is the API's JSON error.
 

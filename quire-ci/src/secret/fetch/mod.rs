@@ -15,9 +15,9 @@
 //! crossbeam channel and waits on a reply channel with a timeout. It
 //! never calls `block_on`, never enters the tokio runtime and has no
 //! access to the token. The actor task on the fetch thread owns the HTTP
-//! client, so connections stay alive across fetches, and serves
-//! requests concurrently; requests for a name already being fetched
-//! wait for that same HTTP call.
+//! client, so connections stay alive across fetches. It serves requests
+//! concurrently, and requests for a name already being fetched wait for
+//! that same HTTP call.
 //!
 //! Shutdown: [`SecretFetcher::shutdown`] (or dropping it) stops the
 //! actor, which aborts fetches still running, and the thread is

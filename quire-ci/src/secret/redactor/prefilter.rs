@@ -8,7 +8,7 @@
 //! starting at a position that is a multiple of
 //! `stride = min_len - 4 + 1` from wherever the search began. The
 //! filter is a Bloom filter (two hash functions) over every q-gram of
-//! every pattern; the search probes one q-gram per stride and runs the
+//! every pattern. The search probes one q-gram per stride and runs the
 //! automaton only around probes that hit.
 
 /// Bytes per q-gram.
