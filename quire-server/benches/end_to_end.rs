@@ -4,7 +4,7 @@
 //! 1. From the hook firing to the first job starting, without the
 //!    `git archive` that builds the workspace. The hook is fired by
 //!    running `quire hook post-receive` exactly as the bare
-//!    repository's hook script does; the first job's start is its
+//!    repository's hook script does. The first job's start is its
 //!    `job_started` event (millisecond wall-clock time). `git archive`
 //!    is timed on the same commit and subtracted. Baseline: starting
 //!    quire-ci by hand on an extracted workspace, until its first job

@@ -120,7 +120,7 @@ impl RunDir {
 }
 
 /// Creates `dir` and any missing parents with mode 0700, since the
-/// data directory holds the database, secrets in bootstrap files and
+/// data directory contains the database, secrets in bootstrap files and
 /// run logs. A directory that already exists keeps its mode.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::DirBuilder::new()

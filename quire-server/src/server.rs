@@ -76,8 +76,9 @@ impl Server {
     pub async fn start(options: ServeOptions) -> Result<Server, ServeError> {
         let data = options.data;
         let mkdir = |dir: PathBuf| {
-            // Owner-only: the directory holds the database, bootstrap
-            // files and run logs. Existing directories keep their mode.
+            // Owner-only, because the directory contains the database,
+            // bootstrap files and run logs. Existing directories keep
+            // their mode.
             create_private_dir(&dir).map_err(|e| ServeError::DataDir {
                 path: dir.display().to_string(),
                 reason: e.to_string(),

@@ -141,8 +141,8 @@ fn respond(
     }
 }
 
-/// The sentence a run gets for a declared secret whose source cannot be
-/// read. It names the source and the fix, never a value.
+/// Formats the message a run gets for a declared secret whose source
+/// cannot be read. It names the source and the fix, never a value.
 fn source_unavailable_message(name: &str, error: &SourceError) -> String {
     let fix = match error {
         SourceError::ReadFile { .. } => {

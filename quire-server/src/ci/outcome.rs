@@ -1,5 +1,5 @@
-//! How a run ended: the final state and failure reason a run gets
-//! once its quire-ci process has exited.
+//! Run outcome: the final state and failure reason a run gets once
+//! its quire-ci process has exited.
 //!
 //! The events quire-ci wrote decide the state when they include
 //! `run_finished`. Without it the reason comes from the exit status,

@@ -11,7 +11,8 @@ use super::{CreatedRun, MAX_REQUEST_LEN, SocketReply, SocketRequest};
 use crate::ci::Ci;
 
 /// Binds `path`. A socket file left by a server that is gone is
-/// replaced; one that still answers means another server runs here.
+/// replaced. A socket that still accepts connections means another
+/// server runs here.
 pub fn bind(path: &Path) -> io::Result<UnixListener> {
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {

@@ -1,7 +1,7 @@
-//! Turning the table a config returns into a [`Config`].
+//! Conversion of the table a config returns into a [`Config`].
 //!
 //! Every check names the key path as Fennel would write it and the
-//! file, so an error says where to look. No message quotes a string
+//! file, so an error shows where to look. No message quotes a string
 //! value, because a secret written under the wrong key would end up in
 //! the log.
 
