@@ -227,11 +227,11 @@ fn main() {
     );
 }
 
-/// Registering one large value (a key file) beside a 32-byte token,
-/// then streaming log text with the value in the middle, at several
-/// value sizes and in two chunk sizes: 64 KiB, as a pipe delivers a
-/// fast writer's output, and 512 bytes, as it delivers a command that
-/// writes a line at a time. Each row's time per value byte is compared
+/// Measures registering one large value (a key file) beside a 32-byte
+/// token, then streaming log text with the value in the middle, at
+/// several value sizes. Each size runs in two chunk sizes: 64 KiB, as a
+/// pipe delivers a fast writer's output, and 512 bytes, as it delivers
+/// a command that writes a line at a time. Each row's time per value byte is compared
 /// with the smallest size's, so a ratio near 1 means the cost grows
 /// linearly with the value.
 ///

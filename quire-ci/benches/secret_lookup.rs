@@ -1,15 +1,15 @@
 //! Secret lookups, each beside a baseline measured in the same run:
 //!
-//! - a cached `(secret :x)` from Lua, against a Lua function that
-//!   returns a constant string (the cost of the call itself);
-//!   target at least 2,000,000 lookups per second;
-//! - a first fetch through the secret-fetch thread on loopback, against
-//!   a bare keep-alive reqwest GET to the same server; target at most
+//! - A cached `(secret :x)` from Lua, against a Lua function that
+//!   returns a constant string (the cost of the call itself). Target:
+//!   at least 2,000,000 lookups per second.
+//! - A first fetch through the secret-fetch thread on loopback, against
+//!   a bare keep-alive reqwest GET to the same server. Target: at most
 //!   2 times the bare GET. Also shown: a new client per request, driven
-//!   with `block_on` from the calling thread;
-//! - a pipeline making 1,000 lookups of 100 names through the real
+//!   with `block_on` from the calling thread.
+//! - A pipeline making 1,000 lookups of 100 names through the real
 //!   `quire-ci run`, in the api transport against the filesystem
-//!   transport; target at most 1.2 times the filesystem wall time.
+//!   transport. Target: at most 1.2 times the filesystem wall time.
 //!   Also shown: the same 100 names read with bare keep-alive GETs from
 //!   this process, one after another, which is the least any transport
 //!   that fetches each name on first use could add to the filesystem
