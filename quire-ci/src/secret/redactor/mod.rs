@@ -101,9 +101,10 @@ pub(crate) struct Snapshot {
     longest: Option<AhoCorasick>,
     /// The same search as a DFA, built once this snapshot has scanned
     /// [`DFA_AFTER_BYTES`], and only for patterns of at most
-    /// [`DFA_MAX_PATTERN_BYTES`] in all. A run that reveals values one by one, with
-    /// output in between, rebuilds its automaton after each, so only a
-    /// snapshot that lives long enough pays for the faster form.
+    /// [`DFA_MAX_PATTERN_BYTES`] in all. A run that reveals values one
+    /// by one, with output in between, rebuilds its automaton after
+    /// each, so only a snapshot that lives long enough pays for the
+    /// faster form.
     fast: OnceLock<AhoCorasick>,
     /// Bytes scanned with this snapshot so far.
     scanned: AtomicUsize,
