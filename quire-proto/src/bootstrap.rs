@@ -29,7 +29,7 @@ pub struct Bootstrap {
     pub sentry: Option<SentryHandoff>,
 }
 
-/// Where `quire-ci` should send error reports, and the trace to join.
+/// Error-report destination for `quire-ci`, and the trace to join.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SentryHandoff {

@@ -1,9 +1,9 @@
 //! Wire formats that the quire server and the `quire-ci` runner agree on.
 //!
-//! Everything here is plain data plus the rules that validate it: the
-//! bootstrap document the server writes for a run, the push metadata,
-//! the secret transport mode, the event stream, the secret API's paths
-//! and name rule, and the per-command log line format. The crate does
+//! Everything here is plain data plus the rules that validate it. That
+//! covers the bootstrap document the server writes for a run, the push
+//! metadata, the secret transport mode, the event stream, the secret
+//! API's paths and name rule, and the per-command log line format. The crate does
 //! no I/O and has no async code, so both processes can depend on it
 //! without pulling in a runtime.
 

@@ -14,9 +14,10 @@
 //!    filesystem transport. Target: api at most 1.2 times filesystem.
 //!
 //! The server runs in this process (the same [`Server`] `quire serve`
-//! starts); runs are real quire-ci processes, through a link named
-//! `quire-ci` to the `quire` binary of this build, which contains the
-//! whole runner, so the figures never come from a stale quire-ci.
+//! starts). Runs are real quire-ci processes, started through a link
+//! named `quire-ci` to the `quire` binary of this build. That binary
+//! contains the whole runner, so the figures never come from a stale
+//! quire-ci.
 //!
 //! Run: `cargo bench -p quire-server --bench end_to_end`
 //!

@@ -6,7 +6,7 @@
 //! variable is read on first use, not when the declaration is loaded.
 //! So a secret that no run requests never has to exist, and the value
 //! is read only by the process that needs it. A successful read is kept
-//! for the life of the declaration; a failed read is retried on the
+//! for the life of the declaration. A failed read is retried on the
 //! next use, so fixing the file or variable takes effect at once.
 
 use std::path::{Path, PathBuf};
