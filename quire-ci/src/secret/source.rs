@@ -1,4 +1,4 @@
-//! Where a declared secret value comes from: a literal, a file or an
+//! Sources of declared secret values: a literal, a file or an
 //! environment variable.
 //!
 //! The server's `config.fnl` and a local run's `--secrets` file both
