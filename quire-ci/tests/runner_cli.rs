@@ -409,6 +409,21 @@ fn invalid_bootstrap_hides_values() {
 }
 
 #[test]
+fn bad_flag_still_deletes_bootstrap() {
+    let ws = Workspace::new("(local ci (require :quire.ci))\n");
+    let bootstrap = ws.dir.path().join("bootstrap.json");
+    std::fs::write(&bootstrap, "{}").unwrap();
+    let output = ws.run(&[
+        "--bootstrap",
+        bootstrap.to_str().unwrap(),
+        "--memory-limit-mib",
+        "0",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(!bootstrap.exists(), "a usage error left the bootstrap");
+}
+
+#[test]
 fn temporary_log_dir_printed() {
     let ws = Workspace::new(
         "(local ci (require :quire.ci))\n\

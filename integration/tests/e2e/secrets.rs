@@ -49,7 +49,8 @@ fn secrets_read_and_redacted(transport: &str) {
     assert!(!log.contains(BETA), "beta leaked into the log:\n{log}");
     for command in run.commands("echo") {
         let cmd = command["cmd"].as_str().unwrap_or_default();
-        assert!(!cmd.contains(ALPHA) && !cmd.contains(BETA), "{cmd}");
+        assert!(!cmd.contains(ALPHA), "alpha in a command: {cmd}");
+        assert!(!cmd.contains(BETA), "beta in a command: {cmd}");
     }
 
     // Each name is fetched (or taken from the bootstrap) once per run,
@@ -393,12 +394,14 @@ fn bootstrap_removed_and_empty(transport: &str) {
             secrets.is_empty(),
             "api bootstrap holds secrets: {secrets:?}"
         );
-        assert!(!text.contains(ALPHA) && !text.contains(BETA));
+        assert!(!text.contains(ALPHA), "api bootstrap holds alpha");
+        assert!(!text.contains(BETA), "api bootstrap holds beta");
     } else {
         // The capture works: the filesystem transport's file does hold
         // the values.
         assert_eq!(secrets.len(), 2, "{:?}", secrets.keys());
-        assert!(text.contains(ALPHA) && text.contains(BETA));
+        assert!(text.contains(ALPHA), "filesystem bootstrap lacks alpha");
+        assert!(text.contains(BETA), "filesystem bootstrap lacks beta");
     }
 }
 in_both_transports!(

@@ -150,6 +150,13 @@ fn prepare(
     redactor: Arc<Redactor>,
 ) -> Result<(RunOptions, SecretRegistry, Option<SecretFetcher>), RunSetupError>
 {
+    // The bootstrap is read, and so deleted, before any other check can
+    // fail, because it may contain secret values.
+    let bootstrap = match &args.bootstrap {
+        Some(path) => Some(read_bootstrap(path)?),
+        None => None,
+    };
+
     if args.memory_limit_mib == 0 {
         return Err(RunSetupError::NotPositive {
             flag: "memory-limit-mib",
@@ -168,17 +175,13 @@ fn prepare(
             });
         }
     };
-    let bootstrap = match &args.bootstrap {
-        Some(path) => Some(read_bootstrap(path)?),
-        None => None,
-    };
     let (registry, fetcher) =
         build_registry(&args, bootstrap.as_ref(), redactor)?;
     let push = match &bootstrap {
         Some(b) => PushSource::Known(PushInfo::from_meta(&b.meta, &b.git_dir)),
         None => PushSource::Checkout(args.workspace.clone()),
     };
-    // After the bootstrap, which must be unlinked whatever fails.
+    // Checked after the bootstrap was deleted, like every other input.
     check_workspace(&args.workspace)?;
     let events = EventTarget::parse(&args.events);
     let out_dir = match args.out_dir {
