@@ -132,6 +132,17 @@ impl Compiler<'_> {
                         ));
                     }
                 };
+                if count > MAX_PICK_VALUES {
+                    return Err(Diag::new(
+                        items[1].span,
+                        format!(
+                            "`pick-values` count {count} is too large: each \
+                             value becomes a Lua local, and a Lua function \
+                             has at most 200"
+                        ),
+                        format!("pick at most {MAX_PICK_VALUES} values"),
+                    ));
+                }
                 let value =
                     items.get(2).cloned().unwrap_or_else(|| node.at(Kind::Nil));
                 if count == 0 {
@@ -278,6 +289,11 @@ fn thread_step(step: &Node, value: Node, first: bool) -> Node {
         _ => step.at(Kind::List(vec![step.clone(), value])),
     }
 }
+
+/// The largest `pick-values` count. Each value is bound to a Lua local,
+/// and Lua 5.4 allows 200 active locals per function, some of which the
+/// surrounding code already uses.
+const MAX_PICK_VALUES: usize = 100;
 
 fn arity(node: &Node, name: &str, what: &str, example: &str) -> Diag {
     Diag::new(
